@@ -1,0 +1,45 @@
+# The two set-up commands: `make run` and `make test`. Each installs what is missing first.
+SHELL := /bin/bash
+WEAVIATE_VERSION := 1.39.3
+SHARED ?= ../shared
+CONFIG ?= config/sample.yaml
+CHANNEL ?= C0CONSOLE
+export UV_PYTHON_DOWNLOADS := never
+export WEAVIATE_VERSION
+
+# The embedding model: the shared offline copy when there is one, else fastembed's download.
+ifneq ($(wildcard $(SHARED)/models/all-MiniLM-L6-v2-onnx/model.onnx),)
+export EMBED_MODEL_PATH ?= $(abspath $(SHARED)/models/all-MiniLM-L6-v2-onnx)
+endif
+
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+
+.PHONY: run test lint bench weaviate setup postgres
+
+setup: .venv/.synced weaviate
+
+$(UV):
+	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+weaviate:
+	@WEAVIATE_BIN="$${WEAVIATE_BIN:-}" scripts/install_weaviate.sh >/dev/null
+
+run: setup
+	$(PY) app.py --config $(CONFIG) ingest samples/policies
+	$(PY) app.py --config $(CONFIG) retrieve --channel $(CHANNEL)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: .venv/.synced
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+bench: setup
+	$(PY) -m bench.retrieval_bench

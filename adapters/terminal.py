@@ -1,0 +1,96 @@
+"""The terminal as a front end: rich tables and a progress bar for the CLI's typed results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from knowledge.types import DocumentInfo, IngestResult, IngestStatus, Passage
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class EmbeddingProgress:
+    """A progress bar on stderr while chunks are embedded; silent when nothing is to do."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task = None
+
+    def start(self, total: int) -> None:
+        if total == 0:
+            return
+        self._bar = Progress(
+            TextColumn("embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err, transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("embed", total=total)
+
+    def advance(self, done: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def error(message: str) -> None:
+    err.print(f"[red]error:[/] {escape(message)}")
+
+
+def print_json_line(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+_STATUS_STYLE = {
+    IngestStatus.ADDED: "green", IngestStatus.REPLACED: "cyan", IngestStatus.UNCHANGED: "dim",
+    IngestStatus.SKIPPED_OLDER: "yellow", IngestStatus.FAILED: "red",
+}
+
+
+def show_ingest_results(results: Iterable[IngestResult]) -> None:
+    for r in results:
+        style = _STATUS_STYLE[r.status]
+        if r.status is IngestStatus.FAILED:
+            out.print(f"[{style}]failed[/] {escape(r.source)}: {escape(r.error)}")
+            continue
+        line = f"[{style}]{r.status.value}[/] {escape(r.source)} -> {escape(r.doc_id)} v{escape(r.version)}"
+        if r.status is not IngestStatus.SKIPPED_OLDER:
+            line += f" for {escape(', '.join(r.audience))} ({r.chunks} chunks)"
+        if r.replaced_version:
+            line += f", replaces v{escape(r.replaced_version)}"
+        if r.error:
+            line += f": {escape(r.error)}"
+        out.print(line)
+
+
+def show_passages(passages: list[Passage]) -> None:
+    if not passages:
+        out.print("[yellow]No passages visible to this channel match.[/]")
+        return
+    for rank, p in enumerate(passages, 1):
+        where = " > ".join(x for x in (p.title, p.section) if x)
+        out.print(f"[bold]{rank}. {escape(where)}[/] [dim](v{escape(p.version)}, score {p.score:.3f}, {escape(p.source)})[/]")
+        text = " ".join(p.text.split())
+        out.print("   " + escape(text[:400] + ("…" if len(text) > 400 else "")))
+
+
+def show_documents(docs: list[DocumentInfo]) -> None:
+    if not docs:
+        out.print("No documents indexed yet.")
+        return
+    table = Table("doc id", "title", "version", "effective", "audience", "chunks", "source")
+    for d in docs:
+        table.add_row(d.doc_id, d.title, d.version, d.effective_date or "-", ", ".join(d.audience),
+                      str(d.chunks), d.source)
+    out.print(table)

@@ -1,0 +1,199 @@
+"""Composition root and command line: reads settings, builds everything, runs a command.
+
+    python app.py [--config FILE] [--data-dir DIR] COMMAND ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import warnings
+from pathlib import Path
+from types import FrameType
+
+import authlib.deprecate  # noqa: E402,F401 - registers its "always" filter; ours must come after
+
+# weaviate-client imports authlib's httpx integration, which warns on every start.
+warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
+
+from adapters import terminal  # noqa: E402
+from bot.settings import ConfigError, Settings, load_settings  # noqa: E402
+from knowledge.embeddings import EmbeddingModelError  # noqa: E402
+from knowledge.loaders import DocumentDefaults, DocumentError, parse_effective_date  # noqa: E402
+from knowledge.schema import SchemaError  # noqa: E402
+from knowledge.service import WeaviateKnowledgeBase, open_knowledge  # noqa: E402
+from knowledge.weaviate_server import WeaviateStartError  # noqa: E402
+
+logger = logging.getLogger("supportbot")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="Internal-support bot: knowledge base and answers.")
+    parser.add_argument("--config", type=Path, help="settings file (YAML); default: $SUPPORTBOT_CONFIG")
+    parser.add_argument("--data-dir", type=Path, help="Weaviate data and database; default: $SUPPORTBOT_DATA_DIR or ./data")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="index files or folders (PDF, DOCX, Markdown, HTML, text)")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--audience", action="append", default=[], help="access group (repeatable)")
+    ingest.add_argument("--title", default="", help="title (one document only)")
+    ingest.add_argument("--doc-id", default="", help="stable document id (one document only)")
+    ingest.add_argument("--version", default="", help="version label; default: next number")
+    ingest.add_argument("--effective", default="", help="effective date, YYYY-MM-DD")
+    ingest.add_argument("--json", action="store_true", help="one JSON line per document")
+
+    retrieve = commands.add_parser("retrieve", help="passages a channel may see for a question")
+    retrieve.add_argument("question", nargs="?", help="omit for an interactive prompt")
+    retrieve.add_argument("--channel", required=True, help="the asking channel id (decides access)")
+    retrieve.add_argument("--questions", type=Path, help='JSONL of {"id", "question"}; needs --json')
+    retrieve.add_argument("--top-k", type=int, help="passages per question")
+    retrieve.add_argument("--alpha", type=float, help="vector weight 0..1 (0: BM25 only)")
+    retrieve.add_argument("--json", action="store_true")
+
+    docs = commands.add_parser("docs", help="list or forget indexed documents")
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True)
+    docs_list = docs_commands.add_parser("list")
+    docs_list.add_argument("--json", action="store_true")
+    forget = docs_commands.add_parser("forget")
+    forget.add_argument("doc_id")
+
+    commands.add_parser("reindex", help="rebuild the collection (schema or embedding model changed)")
+    return parser
+
+
+def cmd_ingest(kb: WeaviateKnowledgeBase, args: argparse.Namespace, settings: Settings) -> int:
+    if (args.title or args.doc_id) and (len(args.paths) > 1 or args.paths[0].is_dir()):
+        raise UsageError("--title and --doc-id apply to a single file")
+    defaults = DocumentDefaults(
+        audience=tuple(args.audience) or tuple(settings.file.ingest.default_audience),
+        title=args.title,
+        version=args.version,
+        effective_date=parse_effective_date(args.effective, "--effective"),
+        doc_id=args.doc_id,
+    )
+    progress = terminal.EmbeddingProgress()
+    try:
+        results = kb.ingest_paths(args.paths, defaults, progress)
+    finally:
+        progress.close()
+    if args.json:
+        for result in results:
+            terminal.print_json_line(result.as_dict())
+    else:
+        terminal.show_ingest_results(results)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def _read_questions(path: Path) -> list[tuple[object, str]]:
+    items: list[tuple[object, str]] = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append((row["id"], str(row["question"])))
+        except (ValueError, KeyError, TypeError) as err:
+            raise UsageError(f'{path}:{number}: expected {{"id": ..., "question": ...}} ({err})') from err
+    return items
+
+
+def cmd_retrieve(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
+    scope = kb.scope_for(args.channel)
+
+    def run(question: str) -> list:  # type: ignore[type-arg]
+        return kb.retrieve(question, scope, top_k=args.top_k, alpha=args.alpha)
+
+    if args.questions:
+        if not args.json:
+            raise UsageError("--questions writes JSON lines: add --json")
+        for qid, question in _read_questions(args.questions):
+            terminal.print_json_line({"id": qid, "passages": [p.as_dict() for p in run(question)]})
+        return EXIT_OK
+    if args.question:
+        passages = run(args.question)
+        if args.json:
+            terminal.print_json_line({"id": None, "passages": [p.as_dict() for p in passages]})
+        else:
+            terminal.show_passages(passages)
+        return EXIT_OK
+    groups = ", ".join(sorted(scope.groups)) or "none"
+    terminal.out.print(f"Retrieving as channel {args.channel} (groups: {groups}). Empty line or Ctrl-D quits.")
+    while True:
+        try:
+            question = input("question> ").strip()
+        except EOFError:
+            break
+        if not question or question in {"quit", "exit"}:
+            break
+        terminal.show_passages(run(question))
+    return EXIT_OK
+
+
+def cmd_docs(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
+    if args.docs_command == "forget":
+        removed = kb.forget(args.doc_id)
+        if not removed:
+            terminal.err.print(f"No document with id {args.doc_id!r}; `docs list` shows the ids.")
+            return EXIT_FAILED
+        terminal.out.print(f"Forgot {args.doc_id} ({removed} chunks removed).")
+        return EXIT_OK
+    docs = kb.list_documents()
+    if args.json:
+        for d in docs:
+            terminal.print_json_line({**d.__dict__, "audience": list(d.audience)})
+    else:
+        terminal.show_documents(docs)
+    return EXIT_OK
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Unwinds like Ctrl-C does, so the embedded Weaviate is stopped on the way out.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        settings = load_settings(args.config, args.data_dir)
+        if args.command == "reindex":
+            from knowledge.reindex import reindex
+
+            copied = reindex(settings.knowledge, settings.data_dir)
+            terminal.out.print(f"Re-indexed {copied} chunks.")
+            return EXIT_OK
+        with open_knowledge(settings.knowledge, settings.file.access, settings.data_dir) as kb:
+            if args.command == "ingest":
+                return cmd_ingest(kb, args, settings)
+            if args.command == "retrieve":
+                return cmd_retrieve(kb, args)
+            return cmd_docs(kb, args)
+    except (ConfigError, UsageError, DocumentError) as error:
+        terminal.error(str(error))
+        return EXIT_USAGE
+    except (WeaviateStartError, SchemaError, EmbeddingModelError) as error:
+        terminal.error(str(error))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        terminal.err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""All settings, read in one place: the YAML settings file plus the environment.
+
+The file holds policy (who sees what, who may post, retrieval knobs); the environment
+holds deployment (server URLs, secrets, paths), using the names people already know
+(`WEAVIATE_URL`, `EMBED_MODEL_PATH`...). An unknown or malformed key in the file
+fails at start with the file's line number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge.access import AccessPolicy
+from knowledge.chunking import ChunkSettings
+from knowledge.connection import WeaviateSettings
+from knowledge.embeddings import EmbeddingSettings
+from knowledge.loaders import LoaderSettings
+from knowledge.retrieval import RetrievalSettings
+from knowledge.service import KnowledgeSettings
+
+
+class ConfigError(ValueError):
+    """The settings file is missing, malformed, or names something unknown."""
+
+
+class IngestPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channels: list[str] = Field(default_factory=list, description="Channels whose posts are ingested.")
+    posters: list[str] = Field(default_factory=list, description="User ids allowed to change the knowledge base.")
+    default_audience: list[str] = Field(
+        default_factory=list, description="Groups for documents that name no audience."
+    )
+
+
+class FileConfig(BaseModel):
+    """The YAML settings file (`--config`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    access: AccessPolicy = Field(default_factory=AccessPolicy)
+    ingest: IngestPolicy = Field(default_factory=IngestPolicy)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    chunking: ChunkSettings = Field(default_factory=ChunkSettings)
+    loader: LoaderSettings = Field(default_factory=LoaderSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    weaviate: WeaviateSettings = Field(default_factory=WeaviateSettings)
+
+    @model_validator(mode="after")
+    def _default_audience_exists(self) -> FileConfig:
+        unknown = self.access.unknown_groups(self.ingest.default_audience)
+        if unknown:
+            raise ValueError(f"ingest.default_audience names unknown groups: {', '.join(unknown)}")
+        return self
+
+
+class EnvSettings(BaseSettings):
+    """Deployment settings from the environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    weaviate_url: str | None = Field(None, alias="WEAVIATE_URL")
+    weaviate_grpc_url: str | None = Field(None, alias="WEAVIATE_GRPC_URL")
+    weaviate_api_key: SecretStr | None = Field(None, alias="WEAVIATE_API_KEY")
+    weaviate_bin: Path | None = Field(None, alias="WEAVIATE_BIN")
+    embed_model_path: Path | None = Field(None, alias="EMBED_MODEL_PATH")
+    data_dir: Path = Field(Path("data"), alias="SUPPORTBOT_DATA_DIR")
+    config: Path | None = Field(None, alias="SUPPORTBOT_CONFIG")
+
+
+@dataclass(frozen=True)
+class Settings:
+    file: FileConfig
+    knowledge: KnowledgeSettings
+    data_dir: Path
+    config_path: Path | None
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def load_file_config(path: Path | None) -> FileConfig:
+    if path is None:
+        return FileConfig()
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read settings file {path}: {err.strerror or err}") from err
+    try:
+        root = yaml.compose(text)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the settings file must be a mapping (access:, ingest:, ...)")
+    try:
+        return FileConfig.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for issue in err.errors():
+            loc = tuple(issue["loc"])
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_of(root, loc)
+            message = "unknown key" if issue["type"] == "extra_forbidden" else issue["msg"]
+            problems.append(f"{path}:{line}: {where}: {message}")
+        raise ConfigError("invalid settings file\n" + "\n".join(problems)) from None
+
+
+def load_settings(config_path: Path | None = None, data_dir: Path | None = None) -> Settings:
+    env = EnvSettings()
+    path = config_path or env.config
+    file = load_file_config(path)
+    weaviate = file.weaviate.model_copy(update={
+        k: v for k, v in {
+            "url": env.weaviate_url,
+            "grpc_url": env.weaviate_grpc_url,
+            "api_key": env.weaviate_api_key,
+            "binary": env.weaviate_bin,
+        }.items() if v is not None
+    })
+    embedding = file.embedding
+    if env.embed_model_path is not None:
+        embedding = embedding.model_copy(update={"model_path": env.embed_model_path})
+    knowledge = KnowledgeSettings(
+        weaviate=weaviate,
+        embedding=embedding,
+        chunking=file.chunking,
+        retrieval=file.retrieval,
+        loader=file.loader,
+    )
+    return Settings(file=file, knowledge=knowledge, data_dir=data_dir or env.data_dir, config_path=path)

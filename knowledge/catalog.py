@@ -1,0 +1,83 @@
+"""What is indexed, per document: list, look up the current version, forget.
+
+Chunk 0 of each document version carries the document's metadata, so one filtered
+fetch lists documents without scanning every chunk.
+"""
+
+from __future__ import annotations
+
+from weaviate.classes.aggregate import GroupByAggregate
+from weaviate.classes.query import Filter
+from weaviate.collections import Collection
+
+from knowledge.types import DocumentInfo
+
+_MAX_DOCUMENTS = 10_000
+_FIELDS = ["doc_id", "title", "version", "effective_date", "acl", "source", "content_hash", "ingested_at"]
+
+
+class Catalog:
+    def __init__(self, collection: Collection) -> None:  # type: ignore[type-arg]
+        self._collection = collection
+
+    def _heads(self, where: Filter | None = None) -> list[dict[str, object]]:
+        first = Filter.by_property("chunk_index").equal(0)
+        result = self._collection.query.fetch_objects(
+            filters=first & where if where is not None else first,
+            limit=_MAX_DOCUMENTS,
+            return_properties=_FIELDS,
+        )
+        return [dict(obj.properties) for obj in result.objects]
+
+    def _chunk_counts(self) -> dict[str, int]:
+        """Chunks per document version (content hashes are unique per document version)."""
+        result = self._collection.aggregate.over_all(
+            group_by=GroupByAggregate(prop="content_hash", limit=_MAX_DOCUMENTS), total_count=True
+        )
+        return {str(g.grouped_by.value): int(g.total_count or 0) for g in result.groups}
+
+    def _info(self, head: dict[str, object], chunks: int) -> DocumentInfo:
+        acl = head.get("acl") or []
+        return DocumentInfo(
+            doc_id=str(head.get("doc_id", "")),
+            title=str(head.get("title", "")),
+            version=str(head.get("version", "")),
+            effective_date=str(head.get("effective_date") or ""),
+            audience=tuple(str(a) for a in acl) if isinstance(acl, list) else (),
+            source=str(head.get("source", "")),
+            content_hash=str(head.get("content_hash", "")),
+            chunks=chunks,
+            ingested_at=str(head.get("ingested_at", "")),
+        )
+
+    def current(self, doc_id: str) -> DocumentInfo | None:
+        """The indexed version of `doc_id` (the newest, if a crash left two)."""
+        heads = self._heads(Filter.by_property("doc_id").equal(doc_id))
+        if not heads:
+            return None
+        head = max(heads, key=lambda h: str(h.get("ingested_at", "")))
+        where = Filter.by_property("doc_id").equal(doc_id) & Filter.by_property(
+            "content_hash"
+        ).equal(str(head.get("content_hash", "")))
+        total = self._collection.aggregate.over_all(filters=where, total_count=True).total_count
+        return self._info(head, int(total or 0))
+
+    def list(self) -> list[DocumentInfo]:
+        counts = self._chunk_counts()
+        docs = [
+            self._info(h, counts.get(str(h.get("content_hash", "")), 0))
+            for h in self._heads()
+        ]
+        return sorted(docs, key=lambda d: (d.doc_id, d.ingested_at))
+
+    def delete(self, doc_id: str, content_hash: str | None = None, keep_hash: str | None = None) -> int:
+        """Delete chunks of `doc_id`: all, one version (`content_hash`), or all but one (`keep_hash`)."""
+        where = Filter.by_property("doc_id").equal(doc_id)
+        if content_hash is not None:
+            where = where & Filter.by_property("content_hash").equal(content_hash)
+        if keep_hash is not None:
+            where = where & Filter.by_property("content_hash").not_equal(keep_hash)
+        result = self._collection.data.delete_many(where=where)
+        if result.failed:
+            raise RuntimeError(f"Weaviate failed to delete {result.failed} chunks of {doc_id}")
+        return int(result.successful)

@@ -1,0 +1,235 @@
+"""Files and posted text into `SourceDocument`s, with a clear error for every bad input.
+
+Markdown keeps its headings; HTML and DOCX headings are turned into Markdown headings
+so one chunker keeps the heading path for all of them; PDFs keep their pages.
+LlamaIndex's own HTML and DOCX readers flatten headings away, which is why those two
+small converters live here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledge.types import SourceDocument
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".docx")
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class LoaderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+
+
+class DocumentError(ValueError):
+    """A source that cannot be ingested; the message names it and says why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class DocumentDefaults:
+    """What the command line (or a chat post) says about documents that don't say it themselves."""
+
+    audience: tuple[str, ...] = ()
+    title: str = ""
+    version: str = ""
+    effective_date: str = ""
+    doc_id: str = ""
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:80] or "document"
+
+
+def parse_effective_date(value: object, source: str) -> str:
+    if value in (None, ""):
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError as err:
+        raise DocumentError(source, f"effective date {value!r} is not a YYYY-MM-DD date") from err
+
+
+def iter_files(paths: list[Path]) -> Iterator[Path | DocumentError]:
+    """Explicit files as given; directories walked recursively for supported types."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                if child.is_file() and not hidden and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield child
+        elif path.is_file():
+            yield path
+        else:
+            yield DocumentError(str(path), "no such file or directory")
+
+
+def load_file(path: Path, defaults: DocumentDefaults, settings: LoaderSettings) -> SourceDocument:
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            source, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    size = path.stat().st_size
+    if size > settings.max_file_mb * 1024 * 1024:
+        raise DocumentError(
+            source, f"file is {size / 1024 / 1024:.1f} MB, over the {settings.max_file_mb:g} MB limit"
+        )
+    if size == 0:
+        raise DocumentError(source, "file is empty")
+    pages: list[str] = []
+    if suffix == ".pdf":
+        from knowledge.pdf import read_pdf_pages
+
+        pages = read_pdf_pages(path)
+        text = "\n\n".join(pages)
+    elif suffix == ".docx":
+        text = _docx_to_markdown(path)
+    elif suffix in (".html", ".htm"):
+        text = _html_to_markdown(_read_text(path))
+    else:
+        text = _read_text(path)
+    fallback = _title_from_name(path)
+    if suffix in (".txt", ".text"):
+        fallback = _first_line_title(text) or fallback
+    return build_document(source, text, defaults, fallback_title=fallback, pages=pages, id_hint=path.stem)
+
+
+def _first_line_title(text: str) -> str:
+    """Plain text whose first line stands alone (a blank line follows) uses it as the title."""
+    lines = text.strip().splitlines()
+    if len(lines) >= 2 and not lines[1].strip() and 0 < len(lines[0].strip()) <= 100:
+        return lines[0].strip()
+    return ""
+
+
+def build_document(
+    source: str,
+    text: str,
+    defaults: DocumentDefaults,
+    fallback_title: str = "",
+    pages: list[str] | None = None,
+    id_hint: str = "",
+) -> SourceDocument:
+    """Apply front matter and defaults; shared by files and text posted in chat."""
+    meta: dict[str, object] = {}
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            loaded = yaml.safe_load(match.group(1))
+        except yaml.YAMLError as err:
+            raise DocumentError(source, f"front matter is not valid YAML: {err}") from err
+        if not isinstance(loaded, dict):
+            raise DocumentError(source, "front matter must be a mapping of key: value")
+        unknown = set(loaded) - {"title", "id", "version", "effective", "audience"}
+        if unknown:
+            raise DocumentError(source, f"unknown front matter keys: {', '.join(sorted(unknown))}")
+        meta = loaded
+        text = text[match.end():]
+    if not text.strip():
+        raise DocumentError(source, "no text found (empty, or an image-only document)")
+    heading = _HEADING.search(text)
+    title = str(meta.get("title") or defaults.title or (heading.group(1) if heading else "") or fallback_title)
+    title = title.strip() or "Untitled"
+    audience_raw = meta.get("audience", None)
+    if isinstance(audience_raw, str):
+        audience: tuple[str, ...] = tuple(a.strip() for a in audience_raw.split(",") if a.strip())
+    elif isinstance(audience_raw, list):
+        audience = tuple(str(a).strip() for a in audience_raw if str(a).strip())
+    else:
+        audience = defaults.audience
+    return SourceDocument(
+        source=source,
+        text=text,
+        title=title,
+        doc_id=slugify(str(meta.get("id") or defaults.doc_id or id_hint or title)),
+        audience=audience,
+        version=str(meta.get("version") or defaults.version or ""),
+        effective_date=parse_effective_date(meta.get("effective") or defaults.effective_date, source),
+        pages=pages or [],
+    )
+
+
+def _title_from_name(path: Path) -> str:
+    return re.sub(r"[_\-]+", " ", path.stem).strip()
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data[:4096]:
+        raise DocumentError(str(path), "looks like a binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _html_to_markdown(html: str) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "nav", "footer", "noscript"]):
+        tag.decompose()
+    blocks: list[str] = []
+    for element in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td"]):
+        text = " ".join(element.get_text(" ", strip=True).split())
+        if not text:
+            continue
+        name = element.name or ""
+        if name.startswith("h") and name[1:].isdigit():
+            blocks.append("#" * int(name[1]) + " " + text)
+        elif name == "li":
+            blocks.append("- " + text)
+        else:
+            blocks.append(text)
+    if not blocks and soup.title and soup.title.string:
+        blocks.append(soup.title.string.strip())
+    return "\n\n".join(blocks)
+
+
+def _docx_to_markdown(path: Path) -> str:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as err:
+        raise DocumentError(str(path), f"not a readable DOCX file ({err})") from err
+    except Exception as err:  # zipfile.BadZipFile and lxml errors surface here
+        raise DocumentError(str(path), f"not a readable DOCX file ({type(err).__name__})") from err
+    blocks: list[str] = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        level = re.match(r"Heading (\d)", style)
+        if style == "Title":
+            blocks.append("# " + text)
+        elif level:
+            blocks.append("#" * min(int(level.group(1)), 6) + " " + text)
+        else:
+            blocks.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                blocks.append(" | ".join(cells))
+    return "\n\n".join(blocks)

@@ -1,0 +1,67 @@
+"""Hybrid retrieval (BM25 + vectors) through LlamaIndex, returning typed passages."""
+
+from __future__ import annotations
+
+from llama_index.core import VectorStoreIndex
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import NodeWithScore
+from llama_index.core.vector_stores.types import VectorStoreQueryMode
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledge.store import ScopedWeaviateVectorStore
+from knowledge.types import AccessScope, Passage
+
+
+class RetrievalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = Field(
+        0.5, ge=0.0, le=1.0, description="Vector weight: 0 = BM25 only, 1 = vectors only."
+    )
+    top_k: int = Field(5, ge=1, le=100, description="Passages returned per question.")
+    score_floor: float | None = Field(
+        None, ge=0.0, description="Drop passages scoring below this (unset keeps all top-k)."
+    )
+
+
+def to_passage(hit: NodeWithScore) -> Passage:
+    node, meta = hit.node, hit.node.metadata
+    acl = meta.get("acl") or []
+    return Passage(
+        chunk_id=node.node_id,
+        doc_id=node.ref_doc_id or "",
+        title=str(meta.get("title", "")),
+        section=str(meta.get("section", "")),
+        version=str(meta.get("version", "")),
+        source=str(meta.get("source", "")),
+        score=round(float(hit.score or 0.0), 6),
+        text=node.get_content(),
+        effective_date=str(meta.get("effective_date") or ""),
+        acl=tuple(str(a) for a in acl),
+    )
+
+
+class Retriever:
+    def __init__(
+        self, store: ScopedWeaviateVectorStore, embed_model: BaseEmbedding, settings: RetrievalSettings
+    ) -> None:
+        self._index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+        self.settings = settings
+
+    def retrieve(
+        self, question: str, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
+    ) -> list[Passage]:
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        if scope.is_empty:
+            return []  # nothing is visible: don't even ask Weaviate
+        retriever = self._index.as_retriever(
+            similarity_top_k=top_k or self.settings.top_k,
+            vector_store_query_mode=VectorStoreQueryMode.HYBRID,
+            alpha=self.settings.alpha if alpha is None else alpha,
+            vector_store_kwargs={"scope": scope},
+        )
+        passages = [to_passage(hit) for hit in retriever.retrieve(question)]
+        floor = self.settings.score_floor
+        return [p for p in passages if floor is None or p.score >= floor]

@@ -1,0 +1,149 @@
+"""The chunk collection's schema, owned by us and versioned.
+
+The logical name (e.g. `PolicyChunks`) is a Weaviate alias pointing at a physical
+collection whose description carries a stamp: schema version and embedding model.
+A change of either makes `open_collection` refuse with a pointer to `reindex`, which
+builds a new physical collection, copies every chunk over with fresh vectors, and
+swings the alias: queries keep working during the copy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import weaviate
+from weaviate.classes.config import (
+    Configure,
+    DataType,
+    Property,
+    ReplicationDeletionStrategy,
+    Tokenization,
+)
+
+SCHEMA_VERSION = 1
+_STAMP_RE = re.compile(r"schema=(?P<schema>\d+); embed=(?P<embed>\S+); dim=(?P<dim>\d+)")
+
+# BM25 searches exactly these; everything else is metadata for filters and citations.
+SEARCHABLE_PROPERTIES = ["text", "title"]
+TEXT_KEY = "text"
+
+
+class SchemaError(RuntimeError):
+    """The collection exists but was built by another schema or embedding model."""
+
+
+@dataclass(frozen=True)
+class SchemaStamp:
+    schema: int
+    embed_model: str
+    dimensions: int
+
+    def render(self) -> str:
+        return (
+            f"supportbot chunks; schema={self.schema}; embed={self.embed_model}; dim={self.dimensions}"
+        )
+
+    @classmethod
+    def parse(cls, description: str | None) -> SchemaStamp | None:
+        match = _STAMP_RE.search(description or "")
+        if not match:
+            return None
+        return cls(int(match["schema"]), match["embed"], int(match["dim"]))
+
+
+def _keyword(name: str, data_type: DataType = DataType.TEXT) -> Property:
+    """Exact-match metadata: FIELD tokenization so `team-a` never matches `team-ab`."""
+    return Property(
+        name=name,
+        data_type=data_type,
+        tokenization=Tokenization.FIELD,
+        index_filterable=True,
+        index_searchable=False,
+    )
+
+
+def _opaque(name: str) -> Property:
+    """Stored for LlamaIndex, never searched or filtered (keeps JSON out of BM25)."""
+    return Property(
+        name=name,
+        data_type=DataType.TEXT,
+        index_filterable=False,
+        index_searchable=False,
+    )
+
+
+def chunk_properties() -> list[Property]:
+    return [
+        Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD,
+                 index_searchable=True, index_filterable=False),
+        Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD,
+                 index_searchable=True, index_filterable=False),
+        _keyword("acl", DataType.TEXT_ARRAY),
+        _keyword("doc_id"),
+        _keyword("ref_doc_id"),
+        _keyword("document_id"),
+        _keyword("version"),
+        _keyword("effective_date"),
+        _keyword("content_hash"),
+        _keyword("ingested_at"),
+        _opaque("section"),
+        _opaque("source"),
+        Property(name="chunk_index", data_type=DataType.INT, index_filterable=True,
+                 index_range_filters=False),
+        _opaque("_node_content"),
+        _opaque("_node_type"),
+    ]
+
+
+def create_physical_collection(
+    client: weaviate.WeaviateClient, name: str, stamp: SchemaStamp, replication_factor: int = 1
+) -> None:
+    replication = None
+    if replication_factor > 1:
+        replication = Configure.replication(
+            factor=replication_factor,
+            async_enabled=True,
+            deletion_strategy=ReplicationDeletionStrategy.TIME_BASED_RESOLUTION,
+        )
+    client.collections.create(
+        name,
+        description=stamp.render(),
+        properties=chunk_properties(),
+        vector_config=Configure.Vectors.self_provided(),
+        replication_config=replication,
+    )
+
+
+def new_physical_name(alias: str) -> str:
+    return f"{alias}_s{SCHEMA_VERSION}_{time.time_ns() // 1_000_000}"
+
+
+def open_collection(
+    client: weaviate.WeaviateClient, alias: str, stamp: SchemaStamp, replication_factor: int = 1
+) -> str:
+    """Return the physical collection behind `alias`, creating both on first use."""
+    target = current_target(client, alias)
+    if target is None:
+        if client.collections.exists(alias):
+            raise SchemaError(
+                f"a collection named {alias!r} exists but is not managed by this bot "
+                "(no alias); choose another collection name or delete it"
+            )
+        target = new_physical_name(alias)
+        create_physical_collection(client, target, stamp, replication_factor)
+        client.alias.create(alias_name=alias, target_collection=target)
+        return target
+    found = SchemaStamp.parse(client.collections.get(target).config.get().description)
+    if found != stamp:
+        raise SchemaError(
+            f"collection {alias!r} was built with {found.render() if found else 'an unknown schema'}, "
+            f"this version needs {stamp.render()}: run `python app.py reindex`"
+        )
+    return target
+
+
+def current_target(client: weaviate.WeaviateClient, alias: str) -> str | None:
+    found = client.alias.get(alias_name=alias)
+    return found.collection if found is not None else None

@@ -1,0 +1,124 @@
+"""The knowledge base as the rest of the bot sees it, and how to open one.
+
+`open_knowledge` is the single place that connects to Weaviate (embedded server or
+`WEAVIATE_URL`), opens the versioned collection and loads the embedding model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import weaviate
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledge.access import AccessPolicy
+from knowledge.catalog import Catalog
+from knowledge.chunking import Chunker, ChunkSettings
+from knowledge.connection import WeaviateSettings, connect
+from knowledge.embeddings import EmbeddingSettings, load_embedding_model
+from knowledge.ingest import Ingestor, Progress
+from knowledge.loaders import DocumentDefaults, DocumentError, LoaderSettings, iter_files, load_file
+from knowledge.retrieval import RetrievalSettings, Retriever
+from knowledge.schema import SchemaStamp, open_collection
+from knowledge.store import ScopedWeaviateVectorStore
+from knowledge.types import AccessScope, DocumentInfo, IngestResult, IngestStatus, Passage, SourceDocument
+
+logger = logging.getLogger(__name__)
+
+
+class KnowledgeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weaviate: WeaviateSettings = Field(default_factory=WeaviateSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkSettings = Field(default_factory=ChunkSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    loader: LoaderSettings = Field(default_factory=LoaderSettings)
+
+
+class KnowledgeBase(Protocol):
+    """The seam the bot core depends on."""
+
+    def scope_for(self, channel: str) -> AccessScope: ...
+
+    def retrieve(
+        self, question: str, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
+    ) -> list[Passage]: ...
+
+
+class WeaviateKnowledgeBase:
+    def __init__(
+        self,
+        client: weaviate.WeaviateClient,
+        collection_name: str,
+        embed_model: BaseEmbedding,
+        access: AccessPolicy,
+        settings: KnowledgeSettings,
+    ) -> None:
+        self.access = access
+        self.settings = settings
+        self.collection_name = collection_name
+        self.client = client
+        self.embed_model = embed_model
+        store = ScopedWeaviateVectorStore(weaviate_client=client, index_name=collection_name)
+        self.catalog = Catalog(client.collections.get(collection_name))
+        self._retriever = Retriever(store, embed_model, settings.retrieval)
+        self._ingestor = Ingestor(store, self.catalog, embed_model, Chunker(settings.chunking), access)
+
+    def scope_for(self, channel: str) -> AccessScope:
+        return self.access.scope_for(channel)
+
+    def retrieve(
+        self, question: str, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
+    ) -> list[Passage]:
+        return self._retriever.retrieve(question, scope, top_k=top_k, alpha=alpha)
+
+    def ingest_documents(self, docs: list[SourceDocument], progress: Progress | None = None) -> list[IngestResult]:
+        return self._ingestor.ingest(docs, progress)
+
+    def ingest_paths(
+        self, paths: list[Path], defaults: DocumentDefaults, progress: Progress | None = None
+    ) -> list[IngestResult]:
+        """Load every file (one bad file does not stop the others), then ingest the good ones."""
+        failed: list[IngestResult] = []
+        docs: list[SourceDocument] = []
+        for item in iter_files(paths):
+            try:
+                if isinstance(item, DocumentError):
+                    raise item
+                docs.append(load_file(item, defaults, self.settings.loader))
+            except DocumentError as err:
+                failed.append(IngestResult(err.source, IngestStatus.FAILED, error=err.reason))
+            except OSError as err:
+                failed.append(IngestResult(str(item), IngestStatus.FAILED, error=err.strerror or str(err)))
+        return failed + self.ingest_documents(docs, progress)
+
+    def list_documents(self) -> list[DocumentInfo]:
+        return self.catalog.list()
+
+    def forget(self, doc_id: str) -> int:
+        """Remove every chunk of `doc_id`; returns how many were removed (0: unknown id)."""
+        return self.catalog.delete(doc_id)
+
+
+def schema_stamp(settings: KnowledgeSettings) -> SchemaStamp:
+    from knowledge.schema import SCHEMA_VERSION
+
+    return SchemaStamp(SCHEMA_VERSION, settings.embedding.model_name, settings.embedding.dimensions)
+
+
+@contextmanager
+def open_knowledge(
+    settings: KnowledgeSettings, access: AccessPolicy, data_dir: Path
+) -> Iterator[WeaviateKnowledgeBase]:
+    embed_model = load_embedding_model(settings.embedding)
+    with connect(settings.weaviate, data_dir) as client:
+        name = open_collection(
+            client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
+        )
+        yield WeaviateKnowledgeBase(client, name, embed_model, access, settings)
