@@ -1,0 +1,293 @@
+"""Benchmark of the knowledge base on the policy-qa set (8 PDFs, simple + conditional questions).
+
+In one run against a fresh embedded Weaviate it measures:
+1. ingestion throughput (chunk + embed + write; PDF parsing timed apart) against raw fastembed on the
+   same chunk texts (target ratio >= 0.8);
+2. gold-document recall@5 and MRR@10 for BM25, vector and hybrid retrieval (target: hybrid 0.5 at
+   least as good as the best single mode on recall@5);
+3. p50/p95 latency of `kb.retrieve` against query embedding + a raw weaviate-client hybrid call
+   (target p95 ratio <= 1.2).
+Prints tables with PASS/MISS per target and one JSON summary line last; also writes bench/results/.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastembed import TextEmbedding
+from llama_index.core.schema import MetadataMode
+
+from knowledge.access import AccessPolicy, acl_filter
+from knowledge.chunking import Chunker, ChunkSettings
+from knowledge.embeddings import EmbeddingSettings
+from knowledge.ingest import content_hash
+from knowledge.loaders import DocumentDefaults, LoaderSettings, load_file, slugify
+from knowledge.schema import SEARCHABLE_PROPERTIES
+from knowledge.service import KnowledgeSettings, WeaviateKnowledgeBase, open_knowledge
+from knowledge.types import AccessScope, SourceDocument
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("POLICY_QA_DIR", REPO.parent / "shared" / "data" / "policy-qa"))
+RESULTS = REPO / "bench" / "results"
+CHANNEL = "C0ALL"
+QUESTION_TYPES = {"simple", "conditional"}
+MODES: list[tuple[str, float]] = [
+    ("bm25", 0.0),
+    ("hybrid0.3", 0.3),
+    ("hybrid0.5", 0.5),
+    ("hybrid0.7", 0.7),
+    ("vector", 1.0),
+]
+LATENCY_QUESTIONS, WARMUP = 200, 20
+INGEST_TARGET, LATENCY_TARGET = 0.8, 1.2
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    gold: str  # doc_id of the gold document
+    qtype: str
+
+
+def group_of(folder: Path) -> str:
+    """`Security_Cyber_Security_Policy` -> `security`: the folder prefix is the access group."""
+    return folder.name.split("_", 1)[0].lower()
+
+
+def folders() -> list[Path]:
+    return sorted(p for p in DATA.iterdir() if p.is_dir())
+
+
+def load_questions() -> list[Question]:
+    questions: list[Question] = []
+    for folder in folders():
+        for path in sorted(folder.glob("question_type_*.csv")):
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    qtype = (row.get("question_type") or "").strip().lower()
+                    text = (row.get("question") or "").strip()
+                    if qtype in QUESTION_TYPES and text:
+                        gold = slugify(Path((row.get("filename") or "").strip()).stem)
+                        questions.append(Question(text, gold, qtype))
+    return questions
+
+
+def parse_pdfs() -> tuple[list[SourceDocument], float]:
+    docs: list[SourceDocument] = []
+    start = time.perf_counter()
+    for folder in folders():
+        defaults = DocumentDefaults(audience=(group_of(folder),))
+        docs.extend(load_file(pdf, defaults, LoaderSettings()) for pdf in sorted(folder.glob("*.pdf")))
+    return docs, time.perf_counter() - start
+
+
+def chunk_texts(docs: list[SourceDocument]) -> list[str]:
+    """The texts the ingestor embeds (only title and section metadata reach the embedding)."""
+    chunker = Chunker(ChunkSettings())
+    texts: list[str] = []
+    for doc in docs:
+        metadata: dict[str, object] = {"title": doc.title, "acl": list(doc.audience), "version": "1"}
+        for node in chunker.chunk(doc, metadata, content_hash(doc)):
+            texts.append(node.get_content(metadata_mode=MetadataMode.EMBED))
+    return texts
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def bench_ingest(kb: WeaviateKnowledgeBase, docs: list[SourceDocument], model_path: Path) -> dict[str, float]:
+    texts = chunk_texts(docs)
+    raw = TextEmbedding(
+        model_name=kb.settings.embedding.model_name,
+        specific_model_path=str(model_path),
+        threads=kb.settings.embedding.threads,
+    )  # same thread setting as the knowledge base
+    list(raw.embed(texts[:128], batch_size=64))  # warm both models up
+    kb.embed_model.get_text_embedding_batch(texts[:128])
+    start = time.perf_counter()
+    list(raw.embed(texts, batch_size=64))
+    raw_s = time.perf_counter() - start
+    del raw
+    start = time.perf_counter()
+    results = kb.ingest_documents(docs)
+    ingest_s = time.perf_counter() - start
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"  ! {len(failed)} document(s) failed: {[(r.source, r.error) for r in failed]}")
+    chunks = sum(r.chunks for r in results)
+    if chunks != len(texts):
+        print(f"  ! ingested {chunks} chunks but the baseline embedded {len(texts)} texts")
+    return {
+        "chunks": chunks,
+        "ingest_s": ingest_s,
+        "ingest_cps": chunks / ingest_s,
+        "raw_embed_s": raw_s,
+        "raw_cps": len(texts) / raw_s,
+        "ratio": (chunks / ingest_s) / (len(texts) / raw_s),
+    }
+
+
+def bench_quality(kb: WeaviateKnowledgeBase, questions: list[Question]) -> dict[str, dict[str, float]]:
+    scope = kb.scope_for(CHANNEL)
+    out: dict[str, dict[str, float]] = {}
+    for name, alpha in MODES:
+        hits, rr_sum, elapsed = 0, 0.0, 0.0
+        for q in questions:
+            start = time.perf_counter()
+            docs = [p.doc_id for p in kb.retrieve(q.text, scope, top_k=10, alpha=alpha)]
+            elapsed += time.perf_counter() - start
+            hits += q.gold in docs[:5]
+            rr_sum += 1.0 / (docs.index(q.gold) + 1) if q.gold in docs[:10] else 0.0
+        n = len(questions)
+        out[name] = {
+            "alpha": alpha,
+            "recall@5": hits / n,
+            "mrr@10": rr_sum / n,
+            "mean_ms": 1000 * elapsed / n,
+        }
+    return out
+
+
+def bench_latency(kb: WeaviateKnowledgeBase, questions: list[Question]) -> dict[str, float]:
+    scope = kb.scope_for(CHANNEL)
+    collection = kb.client.collections.get(kb.collection_name)
+    # acl_filter is annotated `Filter` but returns the `_Filters` that query calls take.
+
+    where: Callable[[AccessScope], Any] = acl_filter
+
+    def ours(q: str) -> object:
+        return kb.retrieve(q, scope, top_k=5, alpha=0.5)
+
+    def baseline(q: str) -> object:
+        vec = kb.embed_model.get_query_embedding(q)
+        return collection.query.hybrid(
+            query=q,
+            vector=vec,
+            alpha=0.5,
+            limit=5,
+            filters=where(scope),
+            query_properties=SEARCHABLE_PROPERTIES,
+        )
+
+    sample = random.Random(7).sample(questions, min(len(questions), LATENCY_QUESTIONS + WARMUP))
+    timings: dict[str, list[float]] = {"retrieve": [], "baseline": []}
+    for i, q in enumerate(sample):
+        pair: list[tuple[str, Callable[[str], object]]] = [("retrieve", ours), ("baseline", baseline)]
+        for name, call in pair if i % 2 == 0 else pair[::-1]:  # alternate who goes first
+            start = time.perf_counter()
+            call(q.text)
+            if i >= WARMUP:
+                timings[name].append(1000 * (time.perf_counter() - start))
+    out = {"n": float(len(timings["retrieve"]))}
+    for name, values in timings.items():
+        out[f"{name}_p50_ms"], out[f"{name}_p95_ms"] = pct(values, 50), pct(values, 95)
+    out["p50_ratio"] = out["retrieve_p50_ms"] / out["baseline_p50_ms"]
+    out["p95_ratio"] = out["retrieve_p95_ms"] / out["baseline_p95_ms"]
+    return out
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    model_path = Path(os.environ["EMBED_MODEL_PATH"])
+    started = time.perf_counter()
+    docs, parse_s = parse_pdfs()
+    questions = load_questions()
+    groups = sorted({a for d in docs for a in d.audience})
+    known = {d.doc_id for d in docs}
+    unknown = sorted({q.gold for q in questions} - known)
+    print(
+        f"policy-qa: {len(docs)} PDFs, groups {', '.join(groups)}; {len(questions)} questions "
+        f"({', '.join(sorted(QUESTION_TYPES))}); cpus {os.cpu_count()}"
+    )
+    if unknown:
+        print(f"  ! questions whose gold document was not loaded (they count as misses): {unknown}")
+    settings = KnowledgeSettings(embedding=EmbeddingSettings(model_path=model_path))
+    access = AccessPolicy(groups={g: [CHANNEL] for g in groups})
+    with (
+        tempfile.TemporaryDirectory(prefix="retrieval-bench-") as tmp,
+        open_knowledge(settings, access, Path(tmp)) as kb,
+    ):
+        ingest = bench_ingest(kb, docs, model_path)
+        print(f"\n1. Ingestion ({ingest['chunks']:.0f} chunks; PDF parsing {parse_s:.2f} s, not included)")
+        print(
+            f"  {'raw fastembed (embed only)':<42}{ingest['raw_embed_s']:8.2f} s"
+            f"{ingest['raw_cps']:8.1f} chunks/s"
+        )
+        print(
+            f"  {'kb.ingest_documents (chunk+embed+write)':<42}"
+            f"{ingest['ingest_s']:8.2f} s{ingest['ingest_cps']:8.1f} chunks/s"
+        )
+        ok_ingest = ingest["ratio"] >= INGEST_TARGET
+        print(f"  ratio ingestion/raw {ingest['ratio']:.3f} (target >= {INGEST_TARGET}) {verdict(ok_ingest)}")
+
+        quality = bench_quality(kb, questions)
+        print(f"\n2. Gold-document retrieval, channel {CHANNEL}, {len(questions)} questions")
+        print(f"  {'mode':<11}{'alpha':>6}{'recall@5':>10}{'MRR@10':>9}{'mean ms':>9}")
+        for name, row in quality.items():
+            print(
+                f"  {name:<11}{row['alpha']:>6.1f}{row['recall@5']:>10.3f}{row['mrr@10']:>9.3f}"
+                f"{row['mean_ms']:>9.1f}"
+            )
+        best_single = max(quality["bm25"]["recall@5"], quality["vector"]["recall@5"])
+        ok_quality = quality["hybrid0.5"]["recall@5"] >= best_single
+        print(
+            f"  hybrid0.5 recall@5 {quality['hybrid0.5']['recall@5']:.3f} vs best single mode "
+            f"{best_single:.3f} {verdict(ok_quality)}"
+        )
+
+        latency = bench_latency(kb, questions)
+        print(
+            f"\n3. Latency, top_k=5 alpha=0.5, {latency['n']:.0f} questions "
+            f"after {WARMUP} warm-up (interleaved)"
+        )
+        print(f"  {'':<34}{'p50 ms':>8}{'p95 ms':>8}")
+        print(f"  {'kb.retrieve':<34}{latency['retrieve_p50_ms']:>8.2f}{latency['retrieve_p95_ms']:>8.2f}")
+        print(
+            f"  {'query embedding + raw hybrid':<34}{latency['baseline_p50_ms']:>8.2f}"
+            f"{latency['baseline_p95_ms']:>8.2f}"
+        )
+        ok_latency = latency["p95_ratio"] <= LATENCY_TARGET
+        print(
+            f"  p95 ratio {latency['p95_ratio']:.3f} (p50 ratio {latency['p50_ratio']:.3f}; "
+            f"target <= {LATENCY_TARGET}) {verdict(ok_latency)}"
+        )
+
+    summary = {
+        "bench": "retrieval",
+        "questions": len(questions),
+        "pdf_parse_s": round(parse_s, 3),
+        "ingest": {k: round(v, 4) for k, v in ingest.items()},
+        "quality": {m: {k: round(v, 4) for k, v in row.items()} for m, row in quality.items()},
+        "latency": {k: round(v, 3) for k, v in latency.items()},
+        "targets": {
+            "ingest_ratio": verdict(ok_ingest),
+            "hybrid_recall": verdict(ok_quality),
+            "latency_p95_ratio": verdict(ok_latency),
+        },
+        "runtime_s": round(time.perf_counter() - started, 1),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"retrieval_bench_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(summary, indent=2))
+    print()
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Shared fixtures: a real Weaviate server, the real embedding model, and a network guard."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import weaviate
+
+from knowledge.access import AccessPolicy
+from knowledge.connection import WeaviateSettings
+from knowledge.embeddings import EmbeddingSettings, load_embedding_model
+from knowledge.schema import open_collection
+from knowledge.service import KnowledgeSettings, WeaviateKnowledgeBase, schema_stamp
+from knowledge.weaviate_server import EmbeddedWeaviate, Endpoint, default_binary_path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+POLICY_QA = SHARED / "data" / "policy-qa"
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            return False
+    return True  # unix sockets
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet() -> Iterator[None]:
+    """Any Python-level connection to a non-loopback address fails the test loudly."""
+    original = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        if not _is_local(address):
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        original(self, address)  # type: ignore[arg-type]
+
+    socket.socket.connect = guarded  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = original  # type: ignore[method-assign]
+
+
+def model_path() -> Path:
+    configured = os.environ.get("EMBED_MODEL_PATH")
+    path = Path(configured) if configured else SHARED / "models" / "all-MiniLM-L6-v2-onnx"
+    if not (path / "model.onnx").is_file():
+        pytest.fail(f"embedding model not found at {path}: set EMBED_MODEL_PATH")
+    return path
+
+
+def weaviate_binary() -> Path:
+    path = Path(os.environ.get("WEAVIATE_BIN") or default_binary_path())
+    if not path.is_file():
+        pytest.fail(f"weaviate-server not found at {path}: run `make weaviate` or set WEAVIATE_BIN")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedding_settings() -> EmbeddingSettings:
+    return EmbeddingSettings(model_path=model_path())
+
+
+@pytest.fixture(scope="session")
+def embed_model(embedding_settings: EmbeddingSettings):  # type: ignore[no-untyped-def]
+    return load_embedding_model(embedding_settings)
+
+
+@pytest.fixture(scope="session")
+def weaviate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    server = EmbeddedWeaviate(weaviate_binary(), tmp_path_factory.mktemp("weaviate-session"))
+    with server as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def weaviate_client(weaviate_server: Endpoint) -> Iterator[weaviate.WeaviateClient]:
+    client = weaviate.connect_to_local(
+        host=weaviate_server.host,
+        port=weaviate_server.http_port,
+        grpc_port=weaviate_server.grpc_port,
+        skip_init_checks=True,
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def weaviate_url(weaviate_server: Endpoint) -> str:
+    return f"http://{weaviate_server.host}:{weaviate_server.http_port}"
+
+
+KBFactory = Callable[..., WeaviateKnowledgeBase]
+
+
+@pytest.fixture(scope="session")
+def make_kb(
+    weaviate_client: weaviate.WeaviateClient, embed_model, embedding_settings: EmbeddingSettings  # type: ignore[no-untyped-def]
+) -> KBFactory:
+    """A knowledge base on its own fresh collection of the session's server."""
+
+    def build(groups: dict[str, list[str]], **retrieval: object) -> WeaviateKnowledgeBase:
+        alias = f"Test_{uuid.uuid4().hex[:12]}"
+        settings = KnowledgeSettings(
+            weaviate=WeaviateSettings(collection=alias),
+            embedding=embedding_settings,
+            retrieval=retrieval or {},  # type: ignore[arg-type]
+        )
+        name = open_collection(weaviate_client, alias, schema_stamp(settings))
+        return WeaviateKnowledgeBase(weaviate_client, name, embed_model, AccessPolicy(groups=groups), settings)
+
+    return build

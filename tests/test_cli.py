@@ -1,0 +1,130 @@
+"""The command line as a user runs it: `python app.py ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, model_path, weaviate_binary
+
+pytestmark = pytest.mark.weaviate
+CONFIG = REPO / "config" / "sample.yaml"
+
+
+def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "app.py", "--config", str(CONFIG), *args],
+        cwd=REPO, env=env, input=stdin, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture
+def env(weaviate_url: str, weaviate_server, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Points the CLI at the session's server, on a collection of its own."""
+    config = tmp_path / "settings.yaml"
+    config.write_text(CONFIG.read_text() + f"weaviate:\n  collection: Cli_{uuid.uuid4().hex[:10]}\n")
+    return {
+        **os.environ,
+        "WEAVIATE_URL": weaviate_url,
+        "WEAVIATE_GRPC_URL": f"http://127.0.0.1:{weaviate_server.grpc_port}",
+        "EMBED_MODEL_PATH": str(model_path()),
+        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "CFG": str(config),
+    }
+
+
+def cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "app.py", "--config", env["CFG"], *args],
+        cwd=REPO, env=env, input=stdin, capture_output=True, text=True, timeout=300,
+    )
+
+
+def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_ingest_retrieve_list_forget(env: dict[str, str], tmp_path: Path) -> None:
+    ingested = cli(["ingest", "samples/policies", "--json"], env)
+    assert ingested.returncode == 0, ingested.stderr
+    results = {Path(r["source"]).name: r for r in json_lines(ingested.stdout)}
+    assert results["remote-work-v2.md"]["status"] == "replaced"
+    assert results["remote-work-v2.md"]["replaced_version"] == "1"
+    assert results["hr-investigations.md"]["audience"] == ["hr-team"]
+
+    again = cli(["ingest", "samples/policies", "--json"], env)
+    assert {r["status"] for r in json_lines(again.stdout)} <= {"unchanged", "skipped-older"}
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "q1", "question": "How many days can I work from abroad?"}\n'
+                         '{"id": 7, "question": "Who can see complaint case files?"}\n')
+    out = cli(["retrieve", "--channel", "C0ENG", "--questions", str(questions), "--json"], env)
+    assert out.returncode == 0, out.stderr
+    rows = json_lines(out.stdout)
+    assert [r["id"] for r in rows] == ["q1", 7]
+    assert rows[0]["passages"][0]["doc_id"] == "remote-work"
+    assert set(rows[0]["passages"][0]) == {"chunk_id", "doc_id", "title", "section", "version", "source", "score", "text"}
+    assert all(p["doc_id"] != "hr-investigations" for r in rows for p in r["passages"])
+
+    hr = cli(["retrieve", "--channel", "C0HR", "--json", "Who can see complaint case files?"], env)
+    assert json_lines(hr.stdout)[0]["passages"][0]["doc_id"] == "hr-investigations"
+
+    listed = json_lines(cli(["docs", "list", "--json"], env).stdout)
+    assert {d["doc_id"]: d["version"] for d in listed}["remote-work"] == "2"
+
+    forgot = cli(["docs", "forget", "hr-investigations"], env)
+    assert forgot.returncode == 0 and "Forgot hr-investigations" in forgot.stdout
+    missing = cli(["docs", "forget", "hr-investigations"], env)
+    assert missing.returncode == 1 and "No document with id" in missing.stderr
+
+
+def test_interactive_retrieve_prompt(env: dict[str, str]) -> None:
+    cli(["ingest", "samples/policies/parental-leave.md"], env)
+    out = cli(["retrieve", "--channel", "C0CONSOLE"], env, stdin="second parent leave weeks\n\n")
+    assert out.returncode == 0, out.stderr
+    assert "Parental Leave > Second parent" in out.stdout
+
+
+def test_failed_file_sets_exit_code_and_others_still_ingest(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "ok.md").write_text("# Bikes\nBike storage is in the basement.\n")
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 nope")
+    out = cli(["ingest", str(tmp_path / "ok.md"), str(tmp_path / "bad.pdf"), "--audience", "nonexistent"], env)
+    assert out.returncode == 1
+    assert "bad.pdf: not a readable PDF" in out.stdout.replace("failed ", "").replace(f"{tmp_path}/", "")
+    assert "unknown audience nonexistent; known groups:" in out.stdout
+
+
+def test_bad_config_fails_at_start_with_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("access:\n  groups: {hr: [C1]}\n  channels: [C2]\n")
+    out = subprocess.run([sys.executable, "app.py", "--config", str(bad), "docs", "list"],
+                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert f"{bad}:3: access.channels: unknown key" in out.stderr
+
+
+def test_embedded_server_is_started_and_stopped_by_the_command(tmp_path: Path) -> None:
+    env = {**os.environ, "EMBED_MODEL_PATH": str(model_path()), "WEAVIATE_BIN": str(weaviate_binary())}
+    env.pop("WEAVIATE_URL", None)
+    out = run(["--data-dir", str(tmp_path), "ingest", "samples/policies/expenses.md", "--json"], env)
+    assert out.returncode == 0, out.stderr
+    assert json_lines(out.stdout)[0]["status"] == "added"
+    assert not (tmp_path / "weaviate" / "server.json").exists(), "the server should be stopped on exit"
+    listed = run(["--data-dir", str(tmp_path), "docs", "list", "--json"], env)
+    assert [d["doc_id"] for d in json_lines(listed.stdout)] == ["expenses"], "data persists across runs"
+
+
+def test_reindex_keeps_every_chunk_searchable(env: dict[str, str]) -> None:
+    cli(["ingest", "samples/policies/expenses.md"], env)
+    before = json_lines(cli(["retrieve", "--channel", "C1", "--json", "meal allowance"], env).stdout)[0]
+    out = cli(["reindex"], env)
+    assert out.returncode == 0, out.stderr
+    assert "Re-indexed 3 chunks" in out.stdout
+    after = json_lines(cli(["retrieve", "--channel", "C1", "--json", "meal allowance"], env).stdout)[0]
+    assert [p["chunk_id"] for p in after["passages"]] == [p["chunk_id"] for p in before["passages"]]
