@@ -1,6 +1,6 @@
 """Composition root and command line: reads settings, builds everything, runs a command.
 
-    python app.py [--config FILE] [--data-dir DIR] COMMAND ...
+python app.py [--config FILE] [--data-dir DIR] COMMAND ...
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from types import FrameType
 
-import authlib.deprecate  # noqa: E402,F401 - registers its "always" filter; ours must come after
+import authlib.deprecate
 
 # weaviate-client imports authlib's httpx integration, which warns on every start.
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
@@ -25,6 +25,7 @@ from knowledge.embeddings import EmbeddingModelError  # noqa: E402
 from knowledge.loaders import DocumentDefaults, DocumentError, parse_effective_date  # noqa: E402
 from knowledge.schema import SchemaError  # noqa: E402
 from knowledge.service import WeaviateKnowledgeBase, open_knowledge  # noqa: E402
+from knowledge.types import Passage  # noqa: E402
 from knowledge.weaviate_server import WeaviateStartError  # noqa: E402
 
 logger = logging.getLogger("supportbot")
@@ -33,9 +34,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="app.py", description="Internal-support bot: knowledge base and answers.")
+    parser = argparse.ArgumentParser(
+        prog="app.py", description="Internal-support bot: knowledge base and answers."
+    )
     parser.add_argument("--config", type=Path, help="settings file (YAML); default: $SUPPORTBOT_CONFIG")
-    parser.add_argument("--data-dir", type=Path, help="Weaviate data and database; default: $SUPPORTBOT_DATA_DIR or ./data")
+    parser.add_argument(
+        "--data-dir", type=Path, help="Weaviate data and database; default: $SUPPORTBOT_DATA_DIR or ./data"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -106,7 +111,7 @@ def _read_questions(path: Path) -> list[tuple[object, str]]:
 def cmd_retrieve(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
     scope = kb.scope_for(args.channel)
 
-    def run(question: str) -> list:  # type: ignore[type-arg]
+    def run(question: str) -> list[Passage]:
         return kb.retrieve(question, scope, top_k=args.top_k, alpha=args.alpha)
 
     if args.questions:
@@ -123,7 +128,9 @@ def cmd_retrieve(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
             terminal.show_passages(passages)
         return EXIT_OK
     groups = ", ".join(sorted(scope.groups)) or "none"
-    terminal.out.print(f"Retrieving as channel {args.channel} (groups: {groups}). Empty line or Ctrl-D quits.")
+    terminal.out.print(
+        f"Retrieving as channel {args.channel} (groups: {groups}). Empty line or Ctrl-D quits."
+    )
     while True:
         try:
             question = input("question> ").strip()

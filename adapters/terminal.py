@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from knowledge.types import DocumentInfo, IngestResult, IngestStatus, Passage
@@ -22,14 +22,18 @@ class EmbeddingProgress:
 
     def __init__(self) -> None:
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def start(self, total: int) -> None:
         if total == 0:
             return
         self._bar = Progress(
-            TextColumn("embedding chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err, transient=True,
+            TextColumn("embedding chunks"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
         )
         self._bar.start()
         self._task = self._bar.add_task("embed", total=total)
@@ -53,8 +57,11 @@ def print_json_line(payload: object) -> None:
 
 
 _STATUS_STYLE = {
-    IngestStatus.ADDED: "green", IngestStatus.REPLACED: "cyan", IngestStatus.UNCHANGED: "dim",
-    IngestStatus.SKIPPED_OLDER: "yellow", IngestStatus.FAILED: "red",
+    IngestStatus.ADDED: "green",
+    IngestStatus.REPLACED: "cyan",
+    IngestStatus.UNCHANGED: "dim",
+    IngestStatus.SKIPPED_OLDER: "yellow",
+    IngestStatus.FAILED: "red",
 }
 
 
@@ -80,7 +87,9 @@ def show_passages(passages: list[Passage]) -> None:
         return
     for rank, p in enumerate(passages, 1):
         where = " > ".join(x for x in (p.title, p.section) if x)
-        out.print(f"[bold]{rank}. {escape(where)}[/] [dim](v{escape(p.version)}, score {p.score:.3f}, {escape(p.source)})[/]")
+        out.print(
+            f"[bold]{rank}. {escape(where)}[/] [dim](v{escape(p.version)}, score {p.score:.3f}, {escape(p.source)})[/]"
+        )
         text = " ".join(p.text.split())
         out.print("   " + escape(text[:400] + ("…" if len(text) > 400 else "")))
 
@@ -91,6 +100,13 @@ def show_documents(docs: list[DocumentInfo]) -> None:
         return
     table = Table("doc id", "title", "version", "effective", "audience", "chunks", "source")
     for d in docs:
-        table.add_row(d.doc_id, d.title, d.version, d.effective_date or "-", ", ".join(d.audience),
-                      str(d.chunks), d.source)
+        table.add_row(
+            d.doc_id,
+            d.title,
+            d.version,
+            d.effective_date or "-",
+            ", ".join(d.audience),
+            str(d.chunks),
+            d.source,
+        )
     out.print(table)

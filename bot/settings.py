@@ -33,7 +33,9 @@ class IngestPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     channels: list[str] = Field(default_factory=list, description="Channels whose posts are ingested.")
-    posters: list[str] = Field(default_factory=list, description="User ids allowed to change the knowledge base.")
+    posters: list[str] = Field(
+        default_factory=list, description="User ids allowed to change the knowledge base."
+    )
     default_audience: list[str] = Field(
         default_factory=list, description="Groups for documents that name no audience."
     )
@@ -133,14 +135,18 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
     env = EnvSettings()
     path = config_path or env.config
     file = load_file_config(path)
-    weaviate = file.weaviate.model_copy(update={
-        k: v for k, v in {
-            "url": env.weaviate_url,
-            "grpc_url": env.weaviate_grpc_url,
-            "api_key": env.weaviate_api_key,
-            "binary": env.weaviate_bin,
-        }.items() if v is not None
-    })
+    weaviate = file.weaviate.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "url": env.weaviate_url,
+                "grpc_url": env.weaviate_grpc_url,
+                "api_key": env.weaviate_api_key,
+                "binary": env.weaviate_bin,
+            }.items()
+            if v is not None
+        }
+    )
     embedding = file.embedding
     if env.embed_model_path is not None:
         embedding = embedding.model_copy(update={"model_path": env.embed_model_path})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from weaviate.classes.query import Filter
+from weaviate.collections.classes.filters import _Filters
 
 from knowledge.types import AccessScope
 
@@ -40,9 +41,7 @@ class AccessPolicy(BaseModel):
     def scope_for(self, channel: str) -> AccessScope:
         """The groups `channel` may read. Unknown channels get only the open groups."""
         groups = frozenset(
-            name
-            for name, channels in self.groups.items()
-            if EVERY_CHANNEL in channels or channel in channels
+            name for name, channels in self.groups.items() if EVERY_CHANNEL in channels or channel in channels
         )
         return AccessScope(channel=channel, groups=groups)
 
@@ -55,7 +54,7 @@ class AccessPolicy(BaseModel):
         return not any(EVERY_CHANNEL in self.groups.get(g, []) for g in audience)
 
 
-def acl_filter(scope: AccessScope) -> Filter:
+def acl_filter(scope: AccessScope) -> _Filters:
     """The one Weaviate filter for a scope. Callers must not query an empty scope."""
     if scope.is_empty:
         raise ValueError("an empty access scope has no filter: it must match nothing")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.query import Filter
 from weaviate.collections import Collection
+from weaviate.collections.classes.filters import _Filters
 
 from knowledge.types import DocumentInfo
 
@@ -17,10 +18,10 @@ _FIELDS = ["doc_id", "title", "version", "effective_date", "acl", "source", "con
 
 
 class Catalog:
-    def __init__(self, collection: Collection) -> None:  # type: ignore[type-arg]
+    def __init__(self, collection: Collection) -> None:
         self._collection = collection
 
-    def _heads(self, where: Filter | None = None) -> list[dict[str, object]]:
+    def _heads(self, where: _Filters | None = None) -> list[dict[str, object]]:
         first = Filter.by_property("chunk_index").equal(0)
         result = self._collection.query.fetch_objects(
             filters=first & where if where is not None else first,
@@ -56,18 +57,15 @@ class Catalog:
         if not heads:
             return None
         head = max(heads, key=lambda h: str(h.get("ingested_at", "")))
-        where = Filter.by_property("doc_id").equal(doc_id) & Filter.by_property(
-            "content_hash"
-        ).equal(str(head.get("content_hash", "")))
+        where = Filter.by_property("doc_id").equal(doc_id) & Filter.by_property("content_hash").equal(
+            str(head.get("content_hash", ""))
+        )
         total = self._collection.aggregate.over_all(filters=where, total_count=True).total_count
         return self._info(head, int(total or 0))
 
     def list(self) -> list[DocumentInfo]:
         counts = self._chunk_counts()
-        docs = [
-            self._info(h, counts.get(str(h.get("content_hash", "")), 0))
-            for h in self._heads()
-        ]
+        docs = [self._info(h, counts.get(str(h.get("content_hash", "")), 0)) for h in self._heads()]
         return sorted(docs, key=lambda d: (d.doc_id, d.ingested_at))
 
     def delete(self, doc_id: str, content_hash: str | None = None, keep_hash: str | None = None) -> int:

@@ -49,7 +49,9 @@ class Chunker:
         carry = ""  # a heading with no body of its own joins the next section
         for node in self._sections.get_nodes_from_documents([Document(text=doc.text)]):
             text = node.get_content()
-            parents = [p for p in str(node.metadata.get("header_path", "")).split(SECTION_SEPARATOR) if p.strip()]
+            parents = [
+                p for p in str(node.metadata.get("header_path", "")).split(SECTION_SEPARATOR) if p.strip()
+            ]
             first_line, _, body = text.partition("\n")
             own = first_line.lstrip("#").strip() if first_line.startswith("#") else ""
             if own and not body.strip():

@@ -20,11 +20,17 @@ logger = logging.getLogger(__name__)
 class WeaviateSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str | None = Field(None, description="WEAVIATE_URL: an external server; unset runs the embedded one.")
-    grpc_url: str | None = Field(None, description="WEAVIATE_GRPC_URL; default: the URL's host on port 50051.")
+    url: str | None = Field(
+        None, description="WEAVIATE_URL: an external server; unset runs the embedded one."
+    )
+    grpc_url: str | None = Field(
+        None, description="WEAVIATE_GRPC_URL; default: the URL's host on port 50051."
+    )
     api_key: SecretStr | None = Field(None, description="WEAVIATE_API_KEY for an external server.")
     binary: Path | None = Field(None, description="WEAVIATE_BIN: the weaviate-server binary to run.")
-    http_port: int | None = Field(None, description="Fixed HTTP port for the embedded server (default: a free one).")
+    http_port: int | None = Field(
+        None, description="Fixed HTTP port for the embedded server (default: a free one)."
+    )
     startup_timeout: float = Field(90.0, gt=0, description="Seconds to wait for the embedded server.")
     collection: str = Field("PolicyChunks", pattern=r"^[A-Z][A-Za-z0-9_]*$", description="Collection alias.")
     replication_factor: int = Field(1, ge=1, description="Copies of each chunk (external clusters).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.embeddings.fastembed import FastEmbedEmbedding
@@ -34,7 +35,7 @@ class EmbeddingModelError(RuntimeError):
 
 def load_embedding_model(settings: EmbeddingSettings) -> BaseEmbedding:
     """Load the model once; this is the slow part of start-up (about half a second)."""
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if settings.model_path is not None:
         if not (settings.model_path / "model.onnx").is_file():
             raise EmbeddingModelError(

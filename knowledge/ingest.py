@@ -105,22 +105,29 @@ class Ingestor:
         for doc in sorted(docs, key=lambda d: (d.doc_id, d.effective_date, d.version)):
             problem = self._check_audience(doc)
             if problem:
-                results.append(IngestResult(doc.source, IngestStatus.FAILED, doc.doc_id, doc.title, error=problem))
+                results.append(
+                    IngestResult(doc.source, IngestStatus.FAILED, doc.doc_id, doc.title, error=problem)
+                )
                 continue
             if doc.doc_id not in state:
                 state[doc.doc_id] = self._catalog.current(doc.doc_id)
             current = state[doc.doc_id]
             digest = content_hash(doc)
-            base = IngestResult(doc.source, IngestStatus.UNCHANGED, doc.doc_id, doc.title,
-                                audience=doc.audience)
+            base = IngestResult(
+                doc.source, IngestStatus.UNCHANGED, doc.doc_id, doc.title, audience=doc.audience
+            )
             if current is not None and current.content_hash == digest:
                 results.append(replace(base, version=current.version, chunks=current.chunks))
                 continue
             if current and doc.effective_date and current.effective_date > doc.effective_date:
-                results.append(replace(
-                    base, status=IngestStatus.SKIPPED_OLDER, version=doc.version,
-                    error=f"older than indexed version {current.version} (effective {current.effective_date})",
-                ))
+                results.append(
+                    replace(
+                        base,
+                        status=IngestStatus.SKIPPED_OLDER,
+                        version=doc.version,
+                        error=f"older than indexed version {current.version} (effective {current.effective_date})",
+                    )
+                )
                 continue
             version = doc.version or next_version(current)
             metadata: dict[str, object] = {
@@ -135,8 +142,15 @@ class Ingestor:
             nodes = self._chunker.chunk(doc, metadata, digest)
             planned.append(_Planned(doc, digest, version, current, nodes))
             state[doc.doc_id] = DocumentInfo(
-                doc.doc_id, doc.title, version, doc.effective_date, doc.audience, doc.source,
-                digest, len(nodes), str(metadata["ingested_at"]),
+                doc.doc_id,
+                doc.title,
+                version,
+                doc.effective_date,
+                doc.audience,
+                doc.source,
+                digest,
+                len(nodes),
+                str(metadata["ingested_at"]),
             )
         return planned
 
@@ -144,7 +158,7 @@ class Ingestor:
         if progress is not None:
             progress.start(len(nodes))
         for start in range(0, len(nodes), _EMBED_STEP):
-            batch = nodes[start:start + _EMBED_STEP]
+            batch = nodes[start : start + _EMBED_STEP]
             texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in batch]
             for node, vector in zip(batch, self._embed.get_text_embedding_batch(texts), strict=True):
                 node.embedding = vector
@@ -154,8 +168,13 @@ class Ingestor:
     def _write(self, item: _Planned) -> IngestResult:
         doc = item.doc
         result = IngestResult(
-            doc.source, IngestStatus.REPLACED if item.replaces else IngestStatus.ADDED,
-            doc.doc_id, doc.title, item.version, doc.audience, len(item.nodes),
+            doc.source,
+            IngestStatus.REPLACED if item.replaces else IngestStatus.ADDED,
+            doc.doc_id,
+            doc.title,
+            item.version,
+            doc.audience,
+            len(item.nodes),
             replaced_version=item.replaces.version if item.replaces else "",
         )
         try:
@@ -163,10 +182,20 @@ class Ingestor:
         except Exception as err:
             logger.exception("writing %s failed; removing its partial chunks", doc.source)
             self._catalog.delete(doc.doc_id, content_hash=item.hash)
-            return replace(result, status=IngestStatus.FAILED, error=f"index write failed: {err}",
-                           chunks=0, replaced_version="")
+            return replace(
+                result,
+                status=IngestStatus.FAILED,
+                error=f"index write failed: {err}",
+                chunks=0,
+                replaced_version="",
+            )
         if item.replaces is not None:
             removed = self._catalog.delete(doc.doc_id, keep_hash=item.hash)
-            logger.info("%s v%s replaced v%s (%d old chunks removed)",
-                        doc.doc_id, item.version, item.replaces.version, removed)
+            logger.info(
+                "%s v%s replaced v%s (%d old chunks removed)",
+                doc.doc_id,
+                item.version,
+                item.replaces.version,
+                removed,
+            )
         return result

@@ -142,11 +142,13 @@ def build_document(
         if unknown:
             raise DocumentError(source, f"unknown front matter keys: {', '.join(sorted(unknown))}")
         meta = loaded
-        text = text[match.end():]
+        text = text[match.end() :]
     if not text.strip():
         raise DocumentError(source, "no text found (empty, or an image-only document)")
     heading = _HEADING.search(text)
-    title = str(meta.get("title") or defaults.title or (heading.group(1) if heading else "") or fallback_title)
+    title = str(
+        meta.get("title") or defaults.title or (heading.group(1) if heading else "") or fallback_title
+    )
     title = title.strip() or "Untitled"
     audience_raw = meta.get("audience", None)
     if isinstance(audience_raw, str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from llama_index.core.schema import MetadataMode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
@@ -34,7 +35,7 @@ def reindex(settings: KnowledgeSettings, data_dir: Path) -> int:
         copied = 0
         try:
             if old is not None:
-                pending: list[DataObject] = []  # type: ignore[type-arg]
+                pending: list[DataObject[Any, Any]] = []
                 for obj in client.collections.get(old).iterator():
                     pending.append(DataObject(properties=dict(obj.properties), uuid=obj.uuid))
                     if len(pending) >= _BATCH:
@@ -62,7 +63,10 @@ def _copy(target, objects, embed) -> int:  # type: ignore[no-untyped-def]
         node.set_content(str(obj.properties.get(TEXT_KEY, "")))
         texts.append(node.get_content(metadata_mode=MetadataMode.EMBED))
     vectors = embed.get_text_embedding_batch(texts)
-    batch = [DataObject(properties=o.properties, uuid=o.uuid, vector=v) for o, v in zip(objects, vectors, strict=True)]
+    batch = [
+        DataObject(properties=o.properties, uuid=o.uuid, vector=v)
+        for o, v in zip(objects, vectors, strict=True)
+    ]
     result = target.data.insert_many(batch)
     if result.has_errors:
         first = next(iter(result.errors.values()))

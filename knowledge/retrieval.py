@@ -15,9 +15,7 @@ from knowledge.types import AccessScope, Passage
 class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    alpha: float = Field(
-        0.5, ge=0.0, le=1.0, description="Vector weight: 0 = BM25 only, 1 = vectors only."
-    )
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="Vector weight: 0 = BM25 only, 1 = vectors only.")
     top_k: int = Field(5, ge=1, le=100, description="Passages returned per question.")
     score_floor: float | None = Field(
         None, ge=0.0, description="Drop passages scoring below this (unset keeps all top-k)."

@@ -41,9 +41,7 @@ class SchemaStamp:
     dimensions: int
 
     def render(self) -> str:
-        return (
-            f"supportbot chunks; schema={self.schema}; embed={self.embed_model}; dim={self.dimensions}"
-        )
+        return f"supportbot chunks; schema={self.schema}; embed={self.embed_model}; dim={self.dimensions}"
 
     @classmethod
     def parse(cls, description: str | None) -> SchemaStamp | None:
@@ -76,10 +74,20 @@ def _opaque(name: str) -> Property:
 
 def chunk_properties() -> list[Property]:
     return [
-        Property(name="text", data_type=DataType.TEXT, tokenization=Tokenization.WORD,
-                 index_searchable=True, index_filterable=False),
-        Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD,
-                 index_searchable=True, index_filterable=False),
+        Property(
+            name="text",
+            data_type=DataType.TEXT,
+            tokenization=Tokenization.WORD,
+            index_searchable=True,
+            index_filterable=False,
+        ),
+        Property(
+            name="title",
+            data_type=DataType.TEXT,
+            tokenization=Tokenization.WORD,
+            index_searchable=True,
+            index_filterable=False,
+        ),
         _keyword("acl", DataType.TEXT_ARRAY),
         _keyword("doc_id"),
         _keyword("ref_doc_id"),
@@ -90,8 +98,9 @@ def chunk_properties() -> list[Property]:
         _keyword("ingested_at"),
         _opaque("section"),
         _opaque("source"),
-        Property(name="chunk_index", data_type=DataType.INT, index_filterable=True,
-                 index_range_filters=False),
+        Property(
+            name="chunk_index", data_type=DataType.INT, index_filterable=True, index_range_filters=False
+        ),
         _opaque("_node_content"),
         _opaque("_node_type"),
     ]

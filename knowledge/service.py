@@ -24,7 +24,7 @@ from knowledge.embeddings import EmbeddingSettings, load_embedding_model
 from knowledge.ingest import Ingestor, Progress
 from knowledge.loaders import DocumentDefaults, DocumentError, LoaderSettings, iter_files, load_file
 from knowledge.retrieval import RetrievalSettings, Retriever
-from knowledge.schema import SchemaStamp, open_collection
+from knowledge.schema import TEXT_KEY, SchemaStamp, open_collection
 from knowledge.store import ScopedWeaviateVectorStore
 from knowledge.types import AccessScope, DocumentInfo, IngestResult, IngestStatus, Passage, SourceDocument
 
@@ -65,7 +65,9 @@ class WeaviateKnowledgeBase:
         self.collection_name = collection_name
         self.client = client
         self.embed_model = embed_model
-        store = ScopedWeaviateVectorStore(weaviate_client=client, index_name=collection_name)
+        store = ScopedWeaviateVectorStore(
+            weaviate_client=client, index_name=collection_name, text_key=TEXT_KEY, url=None
+        )
         self.catalog = Catalog(client.collections.get(collection_name))
         self._retriever = Retriever(store, embed_model, settings.retrieval)
         self._ingestor = Ingestor(store, self.catalog, embed_model, Chunker(settings.chunking), access)
@@ -78,7 +80,9 @@ class WeaviateKnowledgeBase:
     ) -> list[Passage]:
         return self._retriever.retrieve(question, scope, top_k=top_k, alpha=alpha)
 
-    def ingest_documents(self, docs: list[SourceDocument], progress: Progress | None = None) -> list[IngestResult]:
+    def ingest_documents(
+        self, docs: list[SourceDocument], progress: Progress | None = None
+    ) -> list[IngestResult]:
         return self._ingestor.ingest(docs, progress)
 
     def ingest_paths(

@@ -10,6 +10,7 @@ not shipped back; and batch insert failures raise instead of vanishing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.schema import BaseNode
@@ -55,7 +56,7 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
         collection = self.client.collections.get(self.index_name)
         where = acl_filter(scope)
         if query.filters is not None:
-            where = where & _to_weaviate_filter(query.filters, self._get_property_types())
+            where = where & _to_weaviate_filter(query.filters, self._get_property_types())  # type: ignore[operator]
         alpha = DEFAULT_ALPHA if query.alpha is None else float(query.alpha)
         if query.mode == VectorStoreQueryMode.DEFAULT or not query.query_str:
             alpha = 1.0
@@ -91,11 +92,13 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
         # The bot runs the sync client in a worker thread; an unscoped async path must not exist.
         raise NotImplementedError("use query() with scope=...; async queries are not supported")
 
-    def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Insert nodes (with embeddings); raise if Weaviate refused any of them."""
         collection = self.client.collections.get(self.index_name)
         for start in range(0, len(nodes), _INSERT_BATCH):
-            batch = [get_data_object(node, text_key=self.text_key) for node in nodes[start:start + _INSERT_BATCH]]
+            batch = [
+                get_data_object(node, text_key=self.text_key) for node in nodes[start : start + _INSERT_BATCH]
+            ]
             result = collection.data.insert_many(batch)
             if result.has_errors:
                 first = next(iter(result.errors.values()))
@@ -104,5 +107,5 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
                 )
         return [node.node_id for node in nodes]
 
-    async def async_add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+    async def async_add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         raise NotImplementedError("use add(); it checks every batch for failures")

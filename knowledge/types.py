@@ -6,7 +6,7 @@ Weaviate and LlamaIndex objects stay inside `knowledge/`; callers only ever see 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class DocumentInfo:
     ingested_at: str
 
 
-class IngestStatus(str, Enum):
+class IngestStatus(StrEnum):
     ADDED = "added"
     REPLACED = "replaced"
     UNCHANGED = "unchanged"

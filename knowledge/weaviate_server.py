@@ -59,7 +59,7 @@ def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("0.0.0.0", port))
+            sock.bind(("0.0.0.0", port))  # noqa: S104 - gossip ports bind all interfaces
         except OSError:
             return False
     return True
@@ -68,7 +68,7 @@ def port_is_free(port: int) -> bool:
 def is_ready(host: str, http_port: int, timeout: float = 2.0) -> bool:
     url = f"http://{host}:{http_port}/v1/.well-known/ready"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False

@@ -30,7 +30,7 @@ def _is_local(address: object) -> bool:
         if host == "localhost":
             return True
         try:
-            return ipaddress.ip_address(host.split("%")[0]).is_loopback
+            return ipaddress.ip_address(host.split("%", maxsplit=1)[0]).is_loopback
         except ValueError:
             return False
     return True  # unix sockets
@@ -105,7 +105,9 @@ KBFactory = Callable[..., WeaviateKnowledgeBase]
 
 @pytest.fixture(scope="session")
 def make_kb(
-    weaviate_client: weaviate.WeaviateClient, embed_model, embedding_settings: EmbeddingSettings  # type: ignore[no-untyped-def]
+    weaviate_client: weaviate.WeaviateClient,
+    embed_model,
+    embedding_settings: EmbeddingSettings,  # type: ignore[no-untyped-def]
 ) -> KBFactory:
     """A knowledge base on its own fresh collection of the session's server."""
 
@@ -117,6 +119,8 @@ def make_kb(
             retrieval=retrieval or {},  # type: ignore[arg-type]
         )
         name = open_collection(weaviate_client, alias, schema_stamp(settings))
-        return WeaviateKnowledgeBase(weaviate_client, name, embed_model, AccessPolicy(groups=groups), settings)
+        return WeaviateKnowledgeBase(
+            weaviate_client, name, embed_model, AccessPolicy(groups=groups), settings
+        )
 
     return build

@@ -34,7 +34,14 @@ def kb(make_kb: KBFactory):  # type: ignore[no-untyped-def]
         build_document(f"{g}.md", f"# {g} plans\n{text}\n", DocumentDefaults(audience=(g,)), id_hint=g)
         for g, text in SECRETS.items()
     ]
-    docs.append(build_document("public.md", f"# Cafeteria\n{PUBLIC}\n", DocumentDefaults(audience=("everyone",)), id_hint="public"))
+    docs.append(
+        build_document(
+            "public.md",
+            f"# Cafeteria\n{PUBLIC}\n",
+            DocumentDefaults(audience=("everyone",)),
+            id_hint="public",
+        )
+    )
     results = base.ingest_documents(docs)
     assert all(r.ok for r in results), results
     return base
@@ -70,8 +77,13 @@ def test_empty_scope_returns_nothing(kb) -> None:  # type: ignore[no-untyped-def
 def test_store_refuses_unscoped_and_overriding_queries(kb) -> None:  # type: ignore[no-untyped-def]
     store = ScopedWeaviateVectorStore(weaviate_client=kb.client, index_name=kb.collection_name)
     vector = kb.embed_model.get_query_embedding("codeword")
-    query = VectorStoreQuery(query_embedding=vector, query_str="codeword", similarity_top_k=5,
-                             mode=VectorStoreQueryMode.HYBRID, alpha=0.5)
+    query = VectorStoreQuery(
+        query_embedding=vector,
+        query_str="codeword",
+        similarity_top_k=5,
+        mode=VectorStoreQueryMode.HYBRID,
+        alpha=0.5,
+    )
     with pytest.raises(AccessScopeRequired):
         store.query(query)
     with pytest.raises(TypeError, match="unsupported query arguments: filters"):
@@ -98,11 +110,20 @@ def test_bm25_ignores_metadata_fields(kb) -> None:  # type: ignore[no-untyped-de
 
 def test_score_floor_drops_weak_passages(make_kb: KBFactory) -> None:
     kb = make_kb({"everyone": ["*"]}, score_floor=0.9)
-    kb.ingest_documents([
-        build_document("a.md", "# Parking\nParking permits are issued by facilities.\n", DocumentDefaults(("everyone",))),
-        build_document("b.md", "# Holidays\nThe office closes between Christmas and New Year.\n",
-                       DocumentDefaults(("everyone",))),
-    ])
+    kb.ingest_documents(
+        [
+            build_document(
+                "a.md",
+                "# Parking\nParking permits are issued by facilities.\n",
+                DocumentDefaults(("everyone",)),
+            ),
+            build_document(
+                "b.md",
+                "# Holidays\nThe office closes between Christmas and New Year.\n",
+                DocumentDefaults(("everyone",)),
+            ),
+        ]
+    )
     passages = kb.retrieve("parking permits", kb.scope_for("C1"))
     assert [p.doc_id for p in passages] == ["parking"]
     assert passages[0].score >= 0.9

@@ -20,7 +20,12 @@ CONFIG = REPO / "config" / "sample.yaml"
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "app.py", "--config", str(CONFIG), *args],
-        cwd=REPO, env=env, input=stdin, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -42,7 +47,12 @@ def env(weaviate_url: str, weaviate_server, tmp_path: Path) -> dict[str, str]:  
 def cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "app.py", "--config", env["CFG"], *args],
-        cwd=REPO, env=env, input=stdin, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -62,14 +72,25 @@ def test_ingest_retrieve_list_forget(env: dict[str, str], tmp_path: Path) -> Non
     assert {r["status"] for r in json_lines(again.stdout)} <= {"unchanged", "skipped-older"}
 
     questions = tmp_path / "q.jsonl"
-    questions.write_text('{"id": "q1", "question": "How many days can I work from abroad?"}\n'
-                         '{"id": 7, "question": "Who can see complaint case files?"}\n')
+    questions.write_text(
+        '{"id": "q1", "question": "How many days can I work from abroad?"}\n'
+        '{"id": 7, "question": "Who can see complaint case files?"}\n'
+    )
     out = cli(["retrieve", "--channel", "C0ENG", "--questions", str(questions), "--json"], env)
     assert out.returncode == 0, out.stderr
     rows = json_lines(out.stdout)
     assert [r["id"] for r in rows] == ["q1", 7]
     assert rows[0]["passages"][0]["doc_id"] == "remote-work"
-    assert set(rows[0]["passages"][0]) == {"chunk_id", "doc_id", "title", "section", "version", "source", "score", "text"}
+    assert set(rows[0]["passages"][0]) == {
+        "chunk_id",
+        "doc_id",
+        "title",
+        "section",
+        "version",
+        "source",
+        "score",
+        "text",
+    }
     assert all(p["doc_id"] != "hr-investigations" for r in rows for p in r["passages"])
 
     hr = cli(["retrieve", "--channel", "C0HR", "--json", "Who can see complaint case files?"], env)
@@ -94,7 +115,9 @@ def test_interactive_retrieve_prompt(env: dict[str, str]) -> None:
 def test_failed_file_sets_exit_code_and_others_still_ingest(env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "ok.md").write_text("# Bikes\nBike storage is in the basement.\n")
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 nope")
-    out = cli(["ingest", str(tmp_path / "ok.md"), str(tmp_path / "bad.pdf"), "--audience", "nonexistent"], env)
+    out = cli(
+        ["ingest", str(tmp_path / "ok.md"), str(tmp_path / "bad.pdf"), "--audience", "nonexistent"], env
+    )
     assert out.returncode == 1
     assert "bad.pdf: not a readable PDF" in out.stdout.replace("failed ", "").replace(f"{tmp_path}/", "")
     assert "unknown audience nonexistent; known groups:" in out.stdout
@@ -103,8 +126,13 @@ def test_failed_file_sets_exit_code_and_others_still_ingest(env: dict[str, str],
 def test_bad_config_fails_at_start_with_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("access:\n  groups: {hr: [C1]}\n  channels: [C2]\n")
-    out = subprocess.run([sys.executable, "app.py", "--config", str(bad), "docs", "list"],
-                         cwd=REPO, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "app.py", "--config", str(bad), "docs", "list"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert f"{bad}:3: access.channels: unknown key" in out.stderr
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.weaviate
 GROUPS = {"hr-team": ["C0HR"], "everyone": ["*"]}
 
 
-def policy(text: str, version: str = "", effective: str = "", audience: tuple[str, ...] = ("everyone",)) -> SourceDocument:
+def policy(
+    text: str, version: str = "", effective: str = "", audience: tuple[str, ...] = ("everyone",)
+) -> SourceDocument:
     return build_document(
         f"leave-{version or 'x'}.md",
         f"# Leave\n## Annual leave\n{text}\n",
@@ -54,10 +56,12 @@ def test_new_version_supersedes_the_old_one(make_kb: KBFactory) -> None:
 
 def test_older_version_does_not_replace_a_newer_one(make_kb: KBFactory) -> None:
     kb = make_kb(GROUPS)
-    results = kb.ingest_documents([
-        policy("Staff get 28 days.", version="2", effective="2026-01-01"),
-        policy("Staff get 25 days.", version="1", effective="2025-01-01"),
-    ])
+    results = kb.ingest_documents(
+        [
+            policy("Staff get 28 days.", version="2", effective="2026-01-01"),
+            policy("Staff get 25 days.", version="1", effective="2025-01-01"),
+        ]
+    )
     # Sorted by effective date within one batch: v1 goes in, then v2 replaces it.
     assert [r.status for r in results] == [IngestStatus.REPLACED, IngestStatus.ADDED]
     again = kb.ingest_documents([policy("Staff get 25 days.", version="1", effective="2025-01-01")])[0]
@@ -117,7 +121,9 @@ def test_failed_write_keeps_the_old_version(make_kb: KBFactory) -> None:
     long_text = " ".join(f"Rule {i}: staff get 25 days of annual leave." for i in range(120))
     kb.ingest_documents([policy(long_text, effective="2025-01-01")])
     before = chunk_count(kb)
-    broken = Ingestor(kb._ingestor._store, kb.catalog, kb.embed_model, BrokenChunker(ChunkSettings()), kb.access)
+    broken = Ingestor(
+        kb._ingestor._store, kb.catalog, kb.embed_model, BrokenChunker(ChunkSettings()), kb.access
+    )
     [result] = broken.ingest([policy(long_text.replace("25", "30"), effective="2026-01-01")])
     assert result.status is IngestStatus.FAILED and "index write failed" in result.error
     assert chunk_count(kb) == before

@@ -22,10 +22,17 @@ def load(path: Path, defaults: DocumentDefaults = DEFAULTS):  # type: ignore[no-
 
 def test_markdown_front_matter_sets_identity_and_audience(tmp_path: Path) -> None:
     path = tmp_path / "leave-v2.md"
-    path.write_text("---\nid: leave\ntitle: Leave Policy\nversion: 2\neffective: 2026-01-05\n"
-                    "audience: [hr-team, security]\n---\n# Leave\nText.\n")
+    path.write_text(
+        "---\nid: leave\ntitle: Leave Policy\nversion: 2\neffective: 2026-01-05\n"
+        "audience: [hr-team, security]\n---\n# Leave\nText.\n"
+    )
     doc = load(path)
-    assert (doc.doc_id, doc.title, doc.version, doc.effective_date) == ("leave", "Leave Policy", "2", "2026-01-05")
+    assert (doc.doc_id, doc.title, doc.version, doc.effective_date) == (
+        "leave",
+        "Leave Policy",
+        "2",
+        "2026-01-05",
+    )
     assert doc.audience == ("hr-team", "security")
     assert not doc.text.startswith("---")
 
@@ -40,11 +47,15 @@ def test_file_name_is_the_default_id_and_heading_the_title(tmp_path: Path) -> No
 
 def test_html_headings_become_sections(tmp_path: Path) -> None:
     path = tmp_path / "travel.html"
-    path.write_text("<html><head><title>T</title><script>x()</script></head><body>"
-                    "<h1>Travel</h1><h2>Meals</h2><p>Up to 60 EUR a day.</p></body></html>")
+    path.write_text(
+        "<html><head><title>T</title><script>x()</script></head><body>"
+        "<h1>Travel</h1><h2>Meals</h2><p>Up to 60 EUR a day.</p></body></html>"
+    )
     doc = load(path)
     sections = Chunker(ChunkSettings()).sections(doc)
-    assert ("Meals", "# Travel\n## Meals\nUp to 60 EUR a day.") in [(s, t.replace("\n\n", "\n")) for s, t in sections]
+    assert ("Meals", "# Travel\n## Meals\nUp to 60 EUR a day.") in [
+        (s, t.replace("\n\n", "\n")) for s, t in sections
+    ]
     assert "x()" not in doc.text
 
 
@@ -59,7 +70,7 @@ def test_docx_headings_become_sections(tmp_path: Path) -> None:
     document.save(str(path))
     doc = load(path)
     assert doc.title == "Expenses"
-    assert ("Hotels", ) == tuple(s for s, _ in Chunker(ChunkSettings()).sections(doc))
+    assert ("Hotels",) == tuple(s for s, _ in Chunker(ChunkSettings()).sections(doc))
 
 
 def test_pdf_keeps_pages_as_sections() -> None:
@@ -105,7 +116,9 @@ def _pdf_bytes(encrypt: str | None = None) -> bytes:
         ("huge.md", b"x" * (1024 * 1024 + 1), "over the 1 MB limit"),
     ],
 )
-def test_bad_input_names_the_file_and_the_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+def test_bad_input_names_the_file_and_the_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(DocumentError) as caught:
@@ -128,7 +141,9 @@ def test_directories_are_walked_for_supported_files_only(tmp_path: Path) -> None
 
 def test_chunks_keep_heading_paths_and_stable_ids(tmp_path: Path) -> None:
     path = tmp_path / "leave.md"
-    path.write_text("# Leave\n## Annual\nYou get 25 days.\n### Carry-over\nUp to 5 days.\n## Sick\nCall in.\n")
+    path.write_text(
+        "# Leave\n## Annual\nYou get 25 days.\n### Carry-over\nUp to 5 days.\n## Sick\nCall in.\n"
+    )
     doc = load(path)
     nodes = Chunker(ChunkSettings()).chunk(doc, {"title": doc.title}, "hash1")
     assert [n.metadata["section"] for n in nodes] == ["Annual", "Annual > Carry-over", "Sick"]

@@ -29,12 +29,12 @@ def test_unknown_key_is_reported_with_its_line(tmp_path: Path) -> None:
 
 def test_wrong_type_is_reported_with_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, "retrieval:\n  top_k: many\n")
-    with pytest.raises(ConfigError, match=r"settings.yaml:2: retrieval.top_k"):
+    with pytest.raises(ConfigError, match=r"settings\.yaml:2: retrieval\.top_k"):
         load_settings(path)
 
 
 def test_alpha_out_of_range_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="retrieval.alpha"):
+    with pytest.raises(ConfigError, match=r"retrieval\.alpha"):
         load_settings(write(tmp_path, "retrieval:\n  alpha: 1.5\n"))
 
 

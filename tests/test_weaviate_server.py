@@ -39,7 +39,7 @@ def wait_gone(pid: int, seconds: float = 20) -> bool:
 
 
 def test_missing_binary_says_how_to_install(tmp_path: Path) -> None:
-    with pytest.raises(WeaviateStartError, match="binary not found.*make weaviate.*WEAVIATE_BIN"):
+    with pytest.raises(WeaviateStartError, match=r"binary not found.*make weaviate.*WEAVIATE_BIN"):
         EmbeddedWeaviate(tmp_path / "nope", tmp_path).start()
 
 
@@ -101,7 +101,9 @@ with EmbeddedWeaviate(Path(sys.argv[1]), Path(sys.argv[2])) as endpoint:
 def test_server_does_not_outlive_its_owner(tmp_path: Path, how: signal.Signals) -> None:
     owner = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(weaviate_binary()), str(tmp_path)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert owner.stdout is not None
