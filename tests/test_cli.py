@@ -19,7 +19,7 @@ CONFIG = REPO / "config" / "sample.yaml"
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "app.py", "--config", str(CONFIG), *args],
+        [sys.executable, "app.py", *args],
         cwd=REPO,
         env=env,
         input=stdin,
@@ -45,15 +45,8 @@ def env(weaviate_url: str, weaviate_server, tmp_path: Path) -> dict[str, str]:  
 
 
 def cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "app.py", "--config", env["CFG"], *args],
-        cwd=REPO,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """Run with the test's own settings file (its own collection)."""
+    return run(["--config", env["CFG"], *args], env, stdin)
 
 
 def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
@@ -140,11 +133,22 @@ def test_bad_config_fails_at_start_with_the_line(tmp_path: Path) -> None:
 def test_embedded_server_is_started_and_stopped_by_the_command(tmp_path: Path) -> None:
     env = {**os.environ, "EMBED_MODEL_PATH": str(model_path()), "WEAVIATE_BIN": str(weaviate_binary())}
     env.pop("WEAVIATE_URL", None)
-    out = run(["--data-dir", str(tmp_path), "ingest", "samples/policies/expenses.md", "--json"], env)
+    out = run(
+        [
+            "--config",
+            str(CONFIG),
+            "--data-dir",
+            str(tmp_path),
+            "ingest",
+            "samples/policies/expenses.md",
+            "--json",
+        ],
+        env,
+    )
     assert out.returncode == 0, out.stderr
     assert json_lines(out.stdout)[0]["status"] == "added"
     assert not (tmp_path / "weaviate" / "server.json").exists(), "the server should be stopped on exit"
-    listed = run(["--data-dir", str(tmp_path), "docs", "list", "--json"], env)
+    listed = run(["--config", str(CONFIG), "--data-dir", str(tmp_path), "docs", "list", "--json"], env)
     assert [d["doc_id"] for d in json_lines(listed.stdout)] == ["expenses"], "data persists across runs"
 
 
