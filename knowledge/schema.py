@@ -51,6 +51,17 @@ class SchemaStamp:
         return cls(int(match["schema"]), match["embed"], int(match["dim"]))
 
 
+def _searchable(name: str) -> Property:
+    """Full text for BM25: word tokenization, never used in filters."""
+    return Property(
+        name=name,
+        data_type=DataType.TEXT,
+        tokenization=Tokenization.WORD,
+        index_searchable=True,
+        index_filterable=False,
+    )
+
+
 def _keyword(name: str, data_type: DataType = DataType.TEXT) -> Property:
     """Exact-match metadata: FIELD tokenization so `team-a` never matches `team-ab`."""
     return Property(
@@ -74,20 +85,7 @@ def _opaque(name: str) -> Property:
 
 def chunk_properties() -> list[Property]:
     return [
-        Property(
-            name="text",
-            data_type=DataType.TEXT,
-            tokenization=Tokenization.WORD,
-            index_searchable=True,
-            index_filterable=False,
-        ),
-        Property(
-            name="title",
-            data_type=DataType.TEXT,
-            tokenization=Tokenization.WORD,
-            index_searchable=True,
-            index_filterable=False,
-        ),
+        *(_searchable(name) for name in SEARCHABLE_PROPERTIES),
         _keyword("acl", DataType.TEXT_ARRAY),
         _keyword("doc_id"),
         _keyword("ref_doc_id"),
