@@ -1,0 +1,1 @@
+"""The interaction and vote log: SQLAlchemy models, Alembic migrations, and the writer."""

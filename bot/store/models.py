@@ -1,0 +1,111 @@
+"""Tables of the interaction log. Changes here need an Alembic migration (bot/store/migrations).
+
+An interaction is one answered question with everything needed to judge or replay it
+later: the exact prompt, every retrieved passage with its document version and score,
+and which passages the answer cited. Votes are rows of their own so that a changed or
+retracted vote stays in the history; at most one vote per user per answer is current.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PromptText(Base):
+    """System prompts by hash: stored once, referenced by every interaction that used them."""
+
+    __tablename__ = "prompt_texts"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(128), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    thread_id: Mapped[str] = mapped_column(String(256), default="")
+    question: Mapped[str] = mapped_column(Text)
+    rewritten_question: Mapped[str] = mapped_column(Text, default="")
+    scope_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    answer_text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # generated / extracted / abstained / failed
+    abstained: Mapped[bool] = mapped_column(Boolean, default=False)
+    answerer: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(128), default="")
+    notice: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    latency_ms: Mapped[float] = mapped_column(Float)
+    system_prompt_sha256: Mapped[str | None] = mapped_column(ForeignKey("prompt_texts.sha256"), nullable=True)
+    user_prompt: Mapped[str] = mapped_column(Text, default="")
+    prompt_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    passages: Mapped[list[InteractionPassage]] = relationship(
+        back_populates="interaction", cascade="all, delete-orphan", order_by="InteractionPassage.rank"
+    )
+    votes: Mapped[list[Vote]] = relationship(back_populates="interaction", order_by="Vote.id")
+
+
+class InteractionPassage(Base):
+    """A retrieved passage exactly as it was put in the prompt (rank 1 = `[1]` in the prompt)."""
+
+    __tablename__ = "interaction_passages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    chunk_id: Mapped[str] = mapped_column(String(64))
+    doc_id: Mapped[str] = mapped_column(String(256), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    section: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text, default="")
+    acl: Mapped[list[str]] = mapped_column(JSON, default=list)
+    score: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    cited: Mapped[bool] = mapped_column(Boolean, default=False)
+    citation_marker: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    interaction: Mapped[Interaction] = relationship(back_populates="passages")
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (
+        # One current vote per user per answer; retracted rows stay as history.
+        Index(
+            "uq_votes_current",
+            "interaction_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("retracted_at IS NULL"),
+            postgresql_where=text("retracted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(String(8))  # up / down
+    source: Mapped[str] = mapped_column(String(16))  # reaction / button / feedback_loop / console
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    interaction: Mapped[Interaction] = relationship(back_populates="votes")
