@@ -18,6 +18,7 @@ from knowledge.embeddings import EmbeddingSettings, load_embedding_model
 from knowledge.schema import open_collection
 from knowledge.service import KnowledgeSettings, WeaviateKnowledgeBase, schema_stamp
 from knowledge.weaviate_server import EmbeddedWeaviate, Endpoint, default_binary_path
+from tests.fakes.postgres_server import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -124,3 +125,10 @@ def make_kb(
         )
 
     return build
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL on loopback for the session; tests create their own databases."""
+    with PostgresServer() as server:
+        yield server

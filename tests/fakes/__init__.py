@@ -1,0 +1,1 @@
+"""Maintained fakes of the services the bot talks to, served over real protocols."""
