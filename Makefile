@@ -31,7 +31,7 @@ weaviate:
 
 run: setup
 	$(PY) app.py --config $(CONFIG) ingest samples/policies
-	$(PY) app.py --config $(CONFIG) retrieve --channel $(CHANNEL)
+	$(PY) app.py --config $(CONFIG) chat --channel $(CHANNEL)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -11,6 +11,8 @@ import logging
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -20,7 +22,15 @@ import authlib.deprecate
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
 
 from adapters import terminal  # noqa: E402
+from adapters.console import ChatConsole  # noqa: E402
+from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
+from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
+from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
+from bot.core import SupportBot  # noqa: E402
 from bot.settings import ConfigError, Settings, load_settings  # noqa: E402
+from bot.store.database import DatabaseError, create_db_engine, default_url, migrate, safe_url  # noqa: E402
+from bot.store.interactions import InteractionLog  # noqa: E402
+from bot.types import Answer, AnswerKind, Platform, Question  # noqa: E402
 from knowledge.embeddings import EmbeddingModelError  # noqa: E402
 from knowledge.loaders import DocumentDefaults, DocumentError, parse_effective_date  # noqa: E402
 from knowledge.schema import SchemaError  # noqa: E402
@@ -69,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("doc_id")
 
     commands.add_parser("reindex", help="rebuild the collection (schema or embedding model changed)")
+
+    ask = commands.add_parser("ask", help="answer a question as the bot would in a channel")
+    ask.add_argument("question", nargs="?")
+    ask.add_argument("--channel", required=True, help="the asking channel id (decides access)")
+    ask.add_argument("--user", default="cli", help="asker's user id, recorded with the answer")
+    ask.add_argument("--questions", type=Path, help='JSONL of {"id", "question"}; needs --json')
+    ask.add_argument("--json", action="store_true")
+
+    chat = commands.add_parser("chat", help="a local chat console standing in for a channel")
+    chat.add_argument("--channel", required=True, help="the channel the console stands in for")
+    chat.add_argument("--user", default="console", help="your user id, recorded with answers and votes")
     return parser
 
 
@@ -159,6 +180,56 @@ def cmd_docs(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ask(bot: SupportBot, args: argparse.Namespace) -> int:
+    def run(question: str) -> Answer:
+        return bot.answer(Question(question, Platform.CLI, args.channel, args.user))
+
+    if args.questions:
+        if not args.json:
+            raise UsageError("--questions writes JSON lines: add --json")
+        for qid, question in _read_questions(args.questions):
+            terminal.print_json_line(terminal.answer_json(run(question), qid))
+        return EXIT_OK
+    if not args.question:
+        raise UsageError(
+            "give a question, or --questions FILE.jsonl --json; `chat` is the interactive console"
+        )
+    answer = run(args.question)
+    if args.json:
+        terminal.print_json_line(terminal.answer_json(answer))
+    else:
+        terminal.show_answer(answer)
+    return EXIT_FAILED if answer.kind is AnswerKind.FAILED else EXIT_OK
+
+
+@contextmanager
+def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportBot]:
+    """Wire the bot core: database (migrated, spool replayed), answerer, rewriter."""
+    url = (
+        settings.database_url.get_secret_value() if settings.database_url else default_url(settings.data_dir)
+    )
+    engine = create_db_engine(url)
+    try:
+        migrate(engine)
+        log = InteractionLog(engine, spool=settings.data_dir / "unrecorded-interactions.jsonl")
+        log.replay_spool()
+        answers = settings.file.answers
+        extractive = ExtractiveAnswerer(answers.extractive)
+        heuristic = HeuristicRewriter()
+        answerer: Answerer = extractive
+        rewriter: QuestionRewriter = heuristic
+        if settings.anthropic_api_key is not None:
+            client = make_client(
+                settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url, answers.claude
+            )
+            answerer = ClaudeAnswerer(client, answers.claude)
+            rewriter = ClaudeRewriter(client, answers.claude, heuristic)
+        logger.info("answering with %s; log at %s", answerer.name, safe_url(engine))
+        yield SupportBot(kb, answerer, extractive, rewriter, log, answers)
+    finally:
+        engine.dispose()
+
+
 class UsageError(ValueError):
     pass
 
@@ -190,11 +261,17 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_ingest(kb, args, settings)
             if args.command == "retrieve":
                 return cmd_retrieve(kb, args)
+            if args.command in {"ask", "chat"}:
+                with open_bot(settings, kb) as bot:
+                    if args.command == "ask":
+                        return cmd_ask(bot, args)
+                    ChatConsole(bot, args.channel, args.user).run()
+                    return EXIT_OK
             return cmd_docs(kb, args)
     except (ConfigError, UsageError, DocumentError) as error:
         terminal.error(str(error))
         return EXIT_USAGE
-    except (WeaviateStartError, SchemaError, EmbeddingModelError) as error:
+    except (WeaviateStartError, SchemaError, EmbeddingModelError, DatabaseError) as error:
         terminal.error(str(error))
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot.types import Answer, AnswerKind
 from knowledge.types import DocumentInfo, IngestResult, IngestStatus, Passage
 
 out = Console(highlight=False, soft_wrap=True)
@@ -110,3 +111,33 @@ def show_documents(docs: list[DocumentInfo]) -> None:
             d.source,
         )
     out.print(table)
+
+
+def show_answer(answer: Answer) -> None:
+    style = {AnswerKind.ABSTAINED: "yellow", AnswerKind.FAILED: "red"}.get(answer.kind, "")
+    out.print(f"[{style}]{escape(answer.text)}[/]" if style else escape(answer.text))
+    if answer.notice:
+        out.print(f"[yellow]{escape(answer.notice)}[/]")
+    for c in answer.citations:
+        where = " > ".join(x for x in (c.title, c.section) if x)
+        out.print(
+            f"  [bold][{c.marker}][/] {escape(where)} [dim](v{escape(c.version)}, {escape(c.source)})[/]"
+        )
+    if answer.label:
+        out.print(f"[dim]{escape(answer.label)}[/]")
+
+
+def answer_json(answer: Answer, qid: object = None) -> dict[str, object]:
+    return {
+        "id": qid,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "kind": answer.kind.value,
+        "notice": answer.notice,
+        "model": answer.model,
+        "citations": [{"marker": c.marker, **c.as_dict()} for c in answer.citations],
+        "passages": [p.as_dict() for p in answer.passages],
+        "interaction_id": answer.interaction_id,
+        "recorded": answer.recorded,
+        "latency_ms": answer.latency_ms,
+    }

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.core import AnswerSettings
 from knowledge.access import AccessPolicy
 from knowledge.chunking import ChunkSettings
 from knowledge.connection import WeaviateSettings
@@ -53,6 +54,7 @@ class FileConfig(BaseModel):
     loader: LoaderSettings = Field(default_factory=LoaderSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     weaviate: WeaviateSettings = Field(default_factory=WeaviateSettings)
+    answers: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @model_validator(mode="after")
     def _default_audience_exists(self) -> FileConfig:
@@ -73,6 +75,13 @@ class EnvSettings(BaseSettings):
     weaviate_bin: Path | None = Field(None, alias="WEAVIATE_BIN")
     embed_model_path: Path | None = Field(None, alias="EMBED_MODEL_PATH")
     data_dir: Path = Field(Path("data"), alias="SUPPORTBOT_DATA_DIR")
+    database_url: SecretStr | None = Field(
+        None, alias="DATABASE_URL", description="SQLAlchemy URL; default: SQLite in the data directory."
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        None, alias="ANTHROPIC_API_KEY", description="Answers with Claude when set; extractive otherwise."
+    )
+    anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL")
     config: Path | None = Field(None, alias="SUPPORTBOT_CONFIG")
 
 
@@ -82,6 +91,9 @@ class Settings:
     knowledge: KnowledgeSettings
     data_dir: Path
     config_path: Path | None
+    database_url: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -157,4 +169,16 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
         retrieval=file.retrieval,
         loader=file.loader,
     )
-    return Settings(file=file, knowledge=knowledge, data_dir=data_dir or env.data_dir, config_path=path)
+    return Settings(
+        file=file,
+        knowledge=knowledge,
+        data_dir=data_dir or env.data_dir,
+        config_path=path,
+        database_url=env.database_url if env.database_url and env.database_url.get_secret_value() else None,
+        anthropic_api_key=(
+            env.anthropic_api_key
+            if env.anthropic_api_key and env.anthropic_api_key.get_secret_value()
+            else None
+        ),
+        anthropic_base_url=env.anthropic_base_url or None,
+    )

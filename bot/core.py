@@ -1,0 +1,227 @@
+"""The conversation core: scope -> rewrite -> retrieve -> answer -> record.
+
+`SupportBot.answer` is the one entry point every adapter calls. It never raises: whatever
+breaks becomes an answer that says what went wrong in one sentence, and is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.answering.base import Answerer, AnswererError, Draft, QuestionRewriter
+from bot.answering.citations import resolve_citations
+from bot.answering.claude import ClaudeSettings
+from bot.answering.extractive import ExtractiveAnswerer, ExtractiveSettings
+from bot.answering.prompts import PROMPT_VERSION, SYSTEM_PROMPT, render_user_message
+from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
+from bot.types import Answer, AnswerKind, Question, VoteOutcome, VoteSource, VoteStatus, VoteValue
+from knowledge.service import KnowledgeBase
+from knowledge.types import AccessScope, Passage
+
+logger = logging.getLogger(__name__)
+
+
+class AnswerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    claude: ClaudeSettings = Field(default_factory=ClaudeSettings)
+    extractive: ExtractiveSettings = Field(default_factory=ExtractiveSettings)
+    abstain_text: str = Field(
+        "I couldn't find this in the documents visible to this channel.",
+        description="The reply when the documents do not answer the question.",
+    )
+    max_question_chars: int = Field(2000, ge=50, description="Longer questions are refused politely.")
+    history_turns: int = Field(6, ge=0, le=50, description="Earlier turns of a thread used for follow-ups.")
+
+
+RETRIEVAL_FAILED = "Sorry, I couldn't search the documents just now (the search service did not respond); please try again in a minute."
+INTERNAL_ERROR = "Sorry, something went wrong on my side while answering; please try again."
+EMPTY_QUESTION = (
+    "Ask me a question about the company's policies, for example: how many days can I work remotely?"
+)
+
+
+class SupportBot:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        answerer: Answerer,
+        fallback: ExtractiveAnswerer,
+        rewriter: QuestionRewriter,
+        log: InteractionLog,
+        settings: AnswerSettings,
+    ) -> None:
+        self.kb = kb
+        self.answerer = answerer
+        self.fallback = fallback
+        self.rewriter = rewriter
+        self.log = log
+        self.settings = settings
+
+    def answer(self, question: Question) -> Answer:
+        started = time.perf_counter()
+        try:
+            return self._answer(question, started)
+        except Exception:
+            logger.exception("answering failed in channel %s", question.channel)
+            return Answer(INTERNAL_ERROR, AnswerKind.FAILED, latency_ms=_since(started))
+
+    def vote(
+        self, interaction_id: str, user: str, value: VoteValue, source: VoteSource, comment: str = ""
+    ) -> VoteOutcome:
+        try:
+            outcome = self.log.vote(interaction_id, user, value, source, comment.strip())
+        except RecordError as error:
+            logger.error("%s", error)
+            return VoteOutcome(VoteStatus.FAILED, interaction_id, value)
+        logger.info("vote %s by %s on %s: %s", value, user, interaction_id, outcome.status)
+        return outcome
+
+    def retract(self, interaction_id: str, user: str, value: VoteValue | None = None) -> VoteOutcome:
+        try:
+            return self.log.retract(interaction_id, user, value)
+        except RecordError as error:
+            logger.error("%s", error)
+            return VoteOutcome(VoteStatus.FAILED, interaction_id, value)
+
+    # -- the pipeline --------------------------------------------------------------------
+
+    def _answer(self, question: Question, started: float) -> Answer:
+        text = " ".join(question.text.split())
+        if not text:
+            return Answer(EMPTY_QUESTION, AnswerKind.FAILED, latency_ms=_since(started))
+        if len(text) > self.settings.max_question_chars:
+            message = (
+                f"That question is {len(text)} characters long; please ask it in under "
+                f"{self.settings.max_question_chars} characters."
+            )
+            return Answer(message, AnswerKind.FAILED, latency_ms=_since(started))
+        scope = self.kb.scope_for(question.channel)
+        history = question.history[-self.settings.history_turns :] if self.settings.history_turns else ()
+        rewritten = self.rewriter.rewrite(text, history) if history else text
+        try:
+            passages = self.kb.retrieve(rewritten, scope)
+        except Exception as error:
+            logger.exception("retrieval failed in channel %s", question.channel)
+            failed = Draft(RETRIEVAL_FAILED, AnswerKind.FAILED, "none", "", "", "")
+            return self._finish(question, text, rewritten, scope, [], failed, started, error=repr(error))
+        draft, notice = self._draft(rewritten, passages)
+        return self._finish(question, text, rewritten, scope, passages, draft, started, notice=notice)
+
+    def _draft(self, question: str, passages: list[Passage]) -> tuple[Draft, str]:
+        if not passages:
+            # Nothing visible matched: no model call, nothing to cite.
+            prompt = render_user_message(question, passages)
+            return Draft("", AnswerKind.ABSTAINED, "none", "", SYSTEM_PROMPT, prompt), ""
+        try:
+            return self.answerer.answer(question, passages), ""
+        except AnswererError as error:
+            if self.answerer is self.fallback:
+                raise
+            notice = (
+                f"Claude could not answer ({error.reason}), so these sentences are quoted from the documents."
+            )
+            return self.fallback.answer(question, passages), notice
+
+    def _finish(
+        self,
+        question: Question,
+        text: str,
+        rewritten: str,
+        scope: AccessScope,
+        passages: list[Passage],
+        draft: Draft,
+        started: float,
+        notice: str = "",
+        error: str = "",
+    ) -> Answer:
+        resolved = resolve_citations(draft.text, passages)
+        kind = draft.kind
+        if kind in (AnswerKind.GENERATED, AnswerKind.EXTRACTED) and not resolved.citations:
+            kind = AnswerKind.ABSTAINED  # an answer that cites nothing is not shown
+        reply = self.settings.abstain_text if kind is AnswerKind.ABSTAINED else resolved.text
+        citations = () if kind is AnswerKind.ABSTAINED else resolved.citations
+        answer = Answer(
+            text=reply,
+            kind=kind,
+            citations=citations,
+            passages=tuple(passages),
+            model=draft.model,
+            latency_ms=_since(started),
+            interaction_id=str(uuid.uuid4()),
+            rewritten_question=rewritten if rewritten != text else "",
+            notice=notice,
+        )
+        recorded = self._record(question, text, scope, answer, draft, error)
+        logger.info(
+            "answered %s in %s: %s, %d citations, %.0f ms",
+            answer.interaction_id,
+            question.channel,
+            kind,
+            len(citations),
+            answer.latency_ms,
+        )
+        return replace(answer, recorded=recorded)
+
+    def _record(
+        self, question: Question, text: str, scope: AccessScope, answer: Answer, draft: Draft, error: str
+    ) -> bool:
+        markers = {c.chunk_id: c.marker for c in answer.citations}
+        record = InteractionRecord(
+            id=answer.interaction_id or "",
+            created_at=datetime.now(UTC).isoformat(),
+            platform=question.platform.value,
+            channel=question.channel,
+            user_id=question.user,
+            thread_id=question.thread_id,
+            question=text,
+            rewritten_question=answer.rewritten_question,
+            scope_groups=sorted(scope.groups),
+            answer_text=answer.text,
+            kind=answer.kind.value,
+            abstained=answer.abstained,
+            answerer=draft.answerer,
+            model=answer.model,
+            latency_ms=answer.latency_ms,
+            notice=answer.notice,
+            error=error,
+            system_prompt=draft.system_prompt,
+            user_prompt=draft.user_prompt,
+            prompt_version=PROMPT_VERSION if draft.system_prompt else 0,
+            passages=_passage_records(answer.passages, markers),
+        )
+        try:
+            return self.log.record(record)
+        except RecordError as failure:
+            logger.error("interaction %s not recorded: %s", record.id, failure)
+            return False
+
+
+def _passage_records(passages: Sequence[Passage], markers: dict[str, int]) -> list[PassageRecord]:
+    return [
+        PassageRecord(
+            rank=rank,
+            chunk_id=p.chunk_id,
+            doc_id=p.doc_id,
+            title=p.title,
+            section=p.section,
+            version=p.version,
+            source=p.source,
+            acl=list(p.acl),
+            score=p.score,
+            text=p.text,
+            citation_marker=markers.get(p.chunk_id),
+        )
+        for rank, p in enumerate(passages, 1)
+    ]
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
