@@ -49,6 +49,7 @@ def resolve_citations(text: str, passages: Sequence[Passage]) -> ResolvedText:
         return "".join(out)
 
     rewritten = _MARKER.sub(replace, text)
+    rewritten = re.sub(r"(\[\d+\])(?:\1)+", r"\1", rewritten)  # "[1][1]" says it once
     # A removed marker can leave "word ." behind.
     rewritten = re.sub(r"[ \t]+([.,;:!?])", r"\1", rewritten).strip()
     citations = []

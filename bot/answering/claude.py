@@ -129,7 +129,10 @@ class ClaudeRewriter:
     def __init__(
         self, client: anthropic.Anthropic, settings: ClaudeSettings, fallback: QuestionRewriter
     ) -> None:
-        self._client = client.with_options(timeout=settings.rewrite_timeout_s, max_retries=1)
+        # A rewrite is a nicety: one retry at most, then the heuristic.
+        self._client = client.with_options(
+            timeout=settings.rewrite_timeout_s, max_retries=min(1, settings.max_retries)
+        )
         self.settings = settings
         self._fallback = fallback
 

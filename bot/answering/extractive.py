@@ -46,7 +46,7 @@ _STOPWORDS = frozenset(
     same she should so some such than that the their theirs them themselves then there these they
     this those through to too under until up very was we were what when where which while who whom
     why will with would you your yours yourself yourselves may might must shall also get got
-    us let tell know please need want like many much within without per via there's what's i'm""".split()
+    us let tell know please need want like many much long often within without per via there's what's i'm""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")

@@ -1,0 +1,206 @@
+"""The interaction and vote log on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.store.database import DatabaseError, create_db_engine, migrate, normalise_url
+from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
+from bot.store.models import Interaction, PromptText, Vote
+from bot.types import VoteSource, VoteStatus, VoteValue
+from knowledge.weaviate_server import free_port
+from tests.fakes.postgres_server import PostgresServer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'log.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"log_{uuid.uuid4().hex[:10]}")
+    engine = create_db_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def make_record(**overrides: object) -> InteractionRecord:
+    fields: dict[str, object] = {
+        "id": str(uuid.uuid4()),
+        "created_at": datetime.now(UTC).isoformat(),
+        "platform": "slack",
+        "channel": "C0HR",
+        "user_id": "U1",
+        "thread_id": "1700000000.000100",
+        "question": "How long is parental leave?",
+        "rewritten_question": "",
+        "scope_groups": ["everyone", "hr-team"],
+        "answer_text": "Birth parents get 20 weeks [1].",
+        "kind": "generated",
+        "abstained": False,
+        "answerer": "claude",
+        "model": "claude-sonnet-5-5",
+        "latency_ms": 812.5,
+        "system_prompt": "You answer from documents.",
+        "user_prompt": "<documents>...</documents>",
+        "prompt_version": 1,
+        "passages": [
+            PassageRecord(
+                1,
+                "chunk-a",
+                "parental-leave",
+                "Parental Leave",
+                "Birth parent",
+                "3",
+                "pl.md",
+                ["everyone"],
+                0.91,
+                "The birth parent receives 20 weeks.",
+                1,
+            ),
+            PassageRecord(
+                2,
+                "chunk-b",
+                "remote-work",
+                "Remote Work",
+                "Eligibility",
+                "2",
+                "rw.md",
+                ["everyone"],
+                0.42,
+                "Up to three days.",
+                None,
+            ),
+        ],
+    }
+    fields.update(overrides)
+    return InteractionRecord(**fields)  # type: ignore[arg-type]
+
+
+def test_migrations_create_the_schema_and_rerun_as_a_no_op(engine: Engine) -> None:
+    migrate(engine)  # a second start must not fail or duplicate anything
+    tables = set(inspect(engine).get_table_names())
+    assert {"interactions", "interaction_passages", "votes", "prompt_texts", "alembic_version"} <= tables
+    with engine.connect() as connection:
+        assert connection.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+
+
+def test_a_recorded_interaction_keeps_everything(engine: Engine) -> None:
+    log = InteractionLog(engine)
+    first, second = make_record(), make_record(question="And for the second parent?")
+    assert log.record(first) and log.record(second)
+    stored = log.load(first.id)
+    assert stored is not None
+    assert (stored.platform, stored.channel, stored.user_id, stored.thread_id) == (
+        "slack",
+        "C0HR",
+        "U1",
+        "1700000000.000100",
+    )
+    assert stored.question == first.question and stored.answer_text == first.answer_text
+    assert stored.scope_groups == ["everyone", "hr-team"]
+    assert stored.kind == "generated" and stored.abstained is False and stored.model == "claude-sonnet-5-5"
+    assert stored.latency_ms == pytest.approx(812.5)
+    assert stored.created_at is not None
+    assert stored.user_prompt == "<documents>...</documents>"
+    assert [
+        (p.rank, p.chunk_id, p.doc_id, p.version, p.cited, p.citation_marker) for p in stored.passages
+    ] == [
+        (1, "chunk-a", "parental-leave", "3", True, 1),
+        (2, "chunk-b", "remote-work", "2", False, None),
+    ]
+    assert stored.passages[0].score == pytest.approx(0.91)
+    assert stored.passages[0].text == "The birth parent receives 20 weeks."
+    with Session(engine) as session:
+        # The system prompt is stored once and referenced by both interactions.
+        assert session.scalar(select(func.count()).select_from(PromptText)) == 1
+        prompt = session.get(PromptText, stored.system_prompt_sha256)
+        assert prompt is not None and prompt.text == "You answer from documents."
+
+
+def test_recording_the_same_interaction_twice_is_idempotent(engine: Engine) -> None:
+    # A retry after a commit whose acknowledgement was lost must not fail or duplicate.
+    log = InteractionLog(engine)
+    record = make_record()
+    assert log.record(record) and log.record(record)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Interaction)) == 1
+
+
+def test_votes_keep_one_current_vote_per_user_and_the_history(engine: Engine) -> None:
+    log = InteractionLog(engine)
+    record = make_record()
+    log.record(record)
+    rid = record.id
+    assert log.vote(rid, "U2", VoteValue.UP, VoteSource.REACTION).status is VoteStatus.RECORDED
+    assert log.vote(rid, "U2", VoteValue.UP, VoteSource.BUTTON).status is VoteStatus.UNCHANGED
+    assert log.vote(rid, "U2", VoteValue.DOWN, VoteSource.REACTION, "outdated").status is VoteStatus.CHANGED
+    assert log.vote(rid, "U3", VoteValue.UP, VoteSource.FEEDBACK_LOOP).status is VoteStatus.RECORDED
+    # Removing a 👍 reaction must not retract the 👎 that replaced it.
+    assert log.retract(rid, "U2", VoteValue.UP).status is VoteStatus.NOT_FOUND
+    assert log.retract(rid, "U3").status is VoteStatus.RETRACTED
+    assert log.retract(rid, "U3").status is VoteStatus.NOT_FOUND
+    assert log.vote("no-such-answer", "U2", VoteValue.UP, VoteSource.CONSOLE).status is VoteStatus.NOT_FOUND
+    stored = log.load(rid)
+    assert stored is not None
+    rows = [(v.user_id, v.value, v.source, v.comment, v.retracted_at is None) for v in stored.votes]
+    assert rows == [
+        ("U2", "up", "reaction", "", False),
+        ("U2", "down", "reaction", "outdated", True),
+        ("U3", "up", "feedback_loop", "", False),
+    ]
+
+
+def test_the_database_itself_refuses_two_current_votes(engine: Engine) -> None:
+    log = InteractionLog(engine)
+    record = make_record()
+    log.record(record)
+    with pytest.raises(IntegrityError), Session(engine) as session, session.begin():
+        for _ in range(2):
+            session.add(Vote(interaction_id=record.id, user_id="U9", value="up", source="button", comment=""))
+            session.flush()
+
+
+def test_an_unreachable_database_spools_answers_and_replay_writes_them(
+    engine: Engine, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool.jsonl"
+    down = create_db_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2")
+    record = make_record()
+    assert InteractionLog(down, spool=spool, attempts=2, backoff_s=0).record(record) is False
+    assert json.loads(spool.read_text())["id"] == record.id  # kept, not dropped
+    # Without a spool the failure reaches the caller instead of vanishing.
+    with pytest.raises(RecordError):
+        InteractionLog(down, attempts=1).record(make_record())
+    assert InteractionLog(engine, spool=spool).replay_spool() == 1
+    assert not spool.exists()
+    stored = InteractionLog(engine).load(record.id)
+    assert stored is not None and [p.chunk_id for p in stored.passages] == ["chunk-a", "chunk-b"]
+
+
+def test_a_vote_that_cannot_be_written_raises_after_retries(tmp_path: Path) -> None:
+    down = create_db_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2")
+    with pytest.raises(RecordError, match="vote"):
+        InteractionLog(down, attempts=2, backoff_s=0).vote("x", "U1", VoteValue.UP, VoteSource.BUTTON)
+
+
+def test_database_urls() -> None:
+    assert normalise_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert normalise_url("postgresql://h/db") == "postgresql+psycopg://h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        create_db_engine("not a url")
+    broken = create_db_engine(f"postgresql+psycopg://app:s3cret@127.0.0.1:{free_port()}/x?connect_timeout=2")
+    with pytest.raises(DatabaseError) as caught:
+        migrate(broken)
+    assert "s3cret" not in str(caught.value)  # the password never reaches logs or the terminal
