@@ -15,7 +15,7 @@ endif
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: run test lint bench weaviate setup postgres
+.PHONY: run test lint bench bench-answers weaviate setup postgres
 
 setup: .venv/.synced weaviate
 
@@ -26,6 +26,9 @@ $(UV):
 	$(UV) sync --frozen
 	touch $@
 
+postgres:
+	@scripts/install_postgres.sh
+
 weaviate:
 	@WEAVIATE_BIN="$${WEAVIATE_BIN:-}" scripts/install_weaviate.sh >/dev/null
 
@@ -33,7 +36,7 @@ run: setup
 	$(PY) app.py --config $(CONFIG) ingest samples/policies
 	$(PY) app.py --config $(CONFIG) chat --channel $(CHANNEL)
 
-test: setup
+test: setup postgres
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: .venv/.synced
@@ -43,3 +46,7 @@ lint: .venv/.synced
 
 bench: setup
 	$(PY) -m bench.retrieval_bench
+	$(PY) -m bench.answer_bench
+
+bench-answers: setup
+	$(PY) -m bench.answer_bench
