@@ -38,7 +38,8 @@ class ClaudeSettings(BaseModel):
         "claude-haiku-5-5", description="Smaller model that rewrites follow-ups into standalone questions."
     )
     max_tokens: int = Field(800, ge=64, le=8192, description="Upper bound on an answer's length.")
-    timeout_s: float = Field(30.0, gt=0, description="Per-request timeout, after which we fall back.")
+    # Worst case before the fallback answers: (max_retries + 1) * timeout_s plus backoff.
+    timeout_s: float = Field(20.0, gt=0, description="Per-request timeout, after which we fall back.")
     rewrite_timeout_s: float = Field(8.0, gt=0, description="Timeout for the follow-up rewrite.")
     max_retries: int = Field(
         2, ge=0, le=10, description="SDK retries on 408/409/429/5xx and connection errors."

@@ -27,8 +27,10 @@ from knowledge.types import Passage
 class ExtractiveSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # 0.4 on the policy-qa benchmark: 85% of real questions answered (98% of those cite the
+    # right document) while 92% of off-topic questions abstain; 0.5 answers only 68%.
     min_support: float = Field(
-        0.5,
+        0.4,
         ge=0.0,
         le=1.0,
         description="Abstain when the best passage holds less than this weighted share of the question's words.",
