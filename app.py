@@ -117,8 +117,12 @@ def cmd_ingest(kb: WeaviateKnowledgeBase, args: argparse.Namespace, settings: Se
 
 
 def _read_questions(path: Path) -> list[tuple[object, str]]:
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror or err}") from err
     items: list[tuple[object, str]] = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -129,16 +133,27 @@ def _read_questions(path: Path) -> list[tuple[object, str]]:
     return items
 
 
+def check_usage(args: argparse.Namespace) -> None:
+    """Refuse bad arguments before the slow start (Weaviate, embedding model, database)."""
+    args.batch = None
+    if args.command in {"retrieve", "ask"} and args.questions:
+        if not args.json:
+            raise UsageError("--questions writes JSON lines: add --json")
+        args.batch = _read_questions(args.questions)
+    if args.command == "ask" and not args.questions and not args.question:
+        raise UsageError(
+            "give a question, or --questions FILE.jsonl --json; `chat` is the interactive console"
+        )
+
+
 def cmd_retrieve(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
     scope = kb.scope_for(args.channel)
 
     def run(question: str) -> list[Passage]:
         return kb.retrieve(question, scope, top_k=args.top_k, alpha=args.alpha)
 
-    if args.questions:
-        if not args.json:
-            raise UsageError("--questions writes JSON lines: add --json")
-        for qid, question in _read_questions(args.questions):
+    if args.batch is not None:
+        for qid, question in args.batch:
             terminal.print_json_line({"id": qid, "passages": [p.as_dict() for p in run(question)]})
         return EXIT_OK
     if args.question:
@@ -249,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
+        check_usage(args)
         settings = load_settings(args.config, args.data_dir)
         if args.command == "reindex":
             from knowledge.reindex import reindex

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from adapters import terminal
 from bot.core import SupportBot
-from bot.types import Answer, Platform, Question, Turn, VoteSource, VoteStatus, VoteValue
+from bot.types import Answer, AnswerKind, Platform, Question, Turn, VoteSource, VoteStatus, VoteValue
 
 HELP = (
     "Ask a question. After an answer: +1 or -1 (optionally followed by a comment) rates it, "
@@ -77,13 +77,17 @@ class ChatConsole:
             answer = self.bot.answer(question)
         terminal.out.print("[bold]bot>[/]")
         terminal.show_answer(answer)
-        self.history.append(Turn(text, answer.text))
+        if answer.kind is not AnswerKind.FAILED:  # an error message is no context for a follow-up
+            self.history.append(Turn(text, answer.text))
         self.last = answer
 
     def _vote(self, line: str) -> None:
         sign, _, comment = line.partition(" ")
-        if self.last is None or self.last.interaction_id is None:
+        if self.last is None:
             terminal.out.print("Nothing to rate yet: ask a question first.")
+            return
+        if self.last.interaction_id is None:
+            terminal.out.print("That reply was not an answer, so there is nothing to rate.")
             return
         value = VoteValue.UP if sign == "+1" else VoteValue.DOWN
         outcome = self.bot.vote(self.last.interaction_id, self.user, value, VoteSource.CONSOLE, comment)

@@ -18,6 +18,7 @@ from knowledge.embeddings import EmbeddingSettings, load_embedding_model
 from knowledge.schema import open_collection
 from knowledge.service import KnowledgeSettings, WeaviateKnowledgeBase, schema_stamp
 from knowledge.weaviate_server import EmbeddedWeaviate, Endpoint, default_binary_path
+from tests.cli_runner import cli
 from tests.fakes.postgres_server import PostgresServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,3 +133,42 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL on loopback for the session; tests create their own databases."""
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture
+def env(weaviate_url: str, weaviate_server: Endpoint, tmp_path: Path) -> dict[str, str]:
+    """Environment for a CLI subprocess: the session's server, a collection and data dir of its own."""
+    config = tmp_path / "settings.yaml"
+    sample = (REPO / "config" / "sample.yaml").read_text()
+    config.write_text(sample + f"weaviate:\n  collection: Cli_{uuid.uuid4().hex[:10]}\n")
+    return {
+        **os.environ,
+        "WEAVIATE_URL": weaviate_url,
+        "WEAVIATE_GRPC_URL": f"http://127.0.0.1:{weaviate_server.grpc_port}",
+        "EMBED_MODEL_PATH": str(model_path()),
+        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "CFG": str(config),
+    }
+
+
+@pytest.fixture(scope="module")
+def _samples_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    # Filled by the first test that asks for `samples_env`; a directory of the module's own,
+    # as that test's tmp_path may be removed after it (tmp_path_retention_policy).
+    return {"dir": str(tmp_path_factory.mktemp("samples"))}
+
+
+@pytest.fixture
+def samples_env(env: dict[str, str], _samples_config: dict[str, str]) -> dict[str, str]:
+    """`env` (its own data directory) on one collection per module holding samples/policies.
+
+    The samples are ingested once, by the first test of the module that asks; later tests
+    reuse that settings file (the collection lives in Weaviate, not in the data directory).
+    """
+    if "CFG" not in _samples_config:
+        config = Path(_samples_config["dir"]) / "settings.yaml"
+        config.write_text(Path(env["CFG"]).read_text())
+        ingested = cli(["ingest", "samples/policies"], {**env, "CFG": str(config)})
+        assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+        _samples_config["CFG"] = str(config)
+    return {**env, "CFG": _samples_config["CFG"]}

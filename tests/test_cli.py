@@ -2,55 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import CONFIG, cli, json_lines, run
 from tests.conftest import REPO, model_path, weaviate_binary
 
 pytestmark = pytest.mark.weaviate
-CONFIG = REPO / "config" / "sample.yaml"
-
-
-def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "app.py", *args],
-        cwd=REPO,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-@pytest.fixture
-def env(weaviate_url: str, weaviate_server, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Points the CLI at the session's server, on a collection of its own."""
-    config = tmp_path / "settings.yaml"
-    config.write_text(CONFIG.read_text() + f"weaviate:\n  collection: Cli_{uuid.uuid4().hex[:10]}\n")
-    return {
-        **os.environ,
-        "WEAVIATE_URL": weaviate_url,
-        "WEAVIATE_GRPC_URL": f"http://127.0.0.1:{weaviate_server.grpc_port}",
-        "EMBED_MODEL_PATH": str(model_path()),
-        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
-        "CFG": str(config),
-    }
-
-
-def cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """Run with the test's own settings file (its own collection)."""
-    return run(["--config", env["CFG"], *args], env, stdin)
-
-
-def json_lines(text: str) -> list[dict]:  # type: ignore[type-arg]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def test_ingest_retrieve_list_forget(env: dict[str, str], tmp_path: Path) -> None:
