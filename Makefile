@@ -32,9 +32,16 @@ postgres:
 weaviate:
 	@WEAVIATE_BIN="$${WEAVIATE_BIN:-}" scripts/install_weaviate.sh >/dev/null
 
-run: setup
-	$(PY) app.py --config $(CONFIG) ingest samples/policies
-	$(PY) app.py --config $(CONFIG) chat --channel $(CHANNEL)
+# The samples are ingested once per data directory, and again only when they change.
+DATA_DIR := $(or $(SUPPORTBOT_DATA_DIR),data)
+SAMPLES_STAMP := $(DATA_DIR)/.samples-ingested
+
+$(SAMPLES_STAMP): $(wildcard samples/policies/*) $(CONFIG) | setup
+	$(PY) app.py --config $(CONFIG) --data-dir $(DATA_DIR) ingest samples/policies
+	touch $@
+
+run: setup $(SAMPLES_STAMP)
+	$(PY) app.py --config $(CONFIG) --data-dir $(DATA_DIR) chat --channel $(CHANNEL)
 
 test: setup postgres
 	$(PY) -m pytest $(PYTEST_ARGS)
