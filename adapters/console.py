@@ -82,7 +82,8 @@ class ChatConsole:
         self.last = answer
 
     def _vote(self, line: str) -> None:
-        sign, _, comment = line.partition(" ")
+        sign, *rest = line.split(maxsplit=1)
+        comment = rest[0] if rest else ""
         if self.last is None:
             terminal.out.print("Nothing to rate yet: ask a question first.")
             return

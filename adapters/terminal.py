@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 
@@ -13,6 +14,15 @@ from rich.table import Table
 
 from bot.types import Answer, AnswerKind
 from knowledge.types import DocumentInfo, IngestResult, IngestStatus, Passage
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: str) -> str:
+    """Document text made safe to print: no rich markup, and no terminal control sequences
+    (a document must not be able to clear the screen or plant a hyperlink)."""
+    return escape(_CONTROL.sub("", text))
+
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -70,15 +80,15 @@ def show_ingest_results(results: Iterable[IngestResult]) -> None:
     for r in results:
         style = _STATUS_STYLE[r.status]
         if r.status is IngestStatus.FAILED:
-            out.print(f"[{style}]failed[/] {escape(r.source)}: {escape(r.error)}")
+            out.print(f"[{style}]failed[/] {safe(r.source)}: {safe(r.error)}")
             continue
-        line = f"[{style}]{r.status.value}[/] {escape(r.source)} -> {escape(r.doc_id)} v{escape(r.version)}"
+        line = f"[{style}]{r.status.value}[/] {safe(r.source)} -> {safe(r.doc_id)} v{safe(r.version)}"
         if r.status is not IngestStatus.SKIPPED_OLDER:
-            line += f" for {escape(', '.join(r.audience))} ({r.chunks} chunks)"
+            line += f" for {safe(', '.join(r.audience))} ({r.chunks} chunks)"
         if r.replaced_version:
-            line += f", replaces v{escape(r.replaced_version)}"
+            line += f", replaces v{safe(r.replaced_version)}"
         if r.error:
-            line += f": {escape(r.error)}"
+            line += f": {safe(r.error)}"
         out.print(line)
 
 
@@ -89,10 +99,10 @@ def show_passages(passages: list[Passage]) -> None:
     for rank, p in enumerate(passages, 1):
         where = " > ".join(x for x in (p.title, p.section) if x)
         out.print(
-            f"[bold]{rank}. {escape(where)}[/] [dim](v{escape(p.version)}, score {p.score:.3f}, {escape(p.source)})[/]"
+            f"[bold]{rank}. {safe(where)}[/] [dim](v{safe(p.version)}, score {p.score:.3f}, {safe(p.source)})[/]"
         )
         text = " ".join(p.text.split())
-        out.print("   " + escape(text[:400] + ("…" if len(text) > 400 else "")))
+        out.print("   " + safe(text[:400] + ("…" if len(text) > 400 else "")))
 
 
 def show_documents(docs: list[DocumentInfo]) -> None:
@@ -102,29 +112,27 @@ def show_documents(docs: list[DocumentInfo]) -> None:
     table = Table("doc id", "title", "version", "effective", "audience", "chunks", "source")
     for d in docs:
         table.add_row(
-            d.doc_id,
-            d.title,
-            d.version,
-            d.effective_date or "-",
-            ", ".join(d.audience),
+            safe(d.doc_id),
+            safe(d.title),
+            safe(d.version),
+            safe(d.effective_date or "-"),
+            safe(", ".join(d.audience)),
             str(d.chunks),
-            d.source,
+            safe(d.source),
         )
     out.print(table)
 
 
 def show_answer(answer: Answer) -> None:
     style = {AnswerKind.ABSTAINED: "yellow", AnswerKind.FAILED: "red"}.get(answer.kind, "")
-    out.print(f"[{style}]{escape(answer.text)}[/]" if style else escape(answer.text))
+    out.print(f"[{style}]{safe(answer.text)}[/]" if style else safe(answer.text))
     if answer.notice:
-        out.print(f"[yellow]{escape(answer.notice)}[/]")
+        out.print(f"[yellow]{safe(answer.notice)}[/]")
     for c in answer.citations:
         where = " > ".join(x for x in (c.title, c.section) if x)
-        out.print(
-            f"  [bold][{c.marker}][/] {escape(where)} [dim](v{escape(c.version)}, {escape(c.source)})[/]"
-        )
+        out.print(f"  [bold][{c.marker}][/] {safe(where)} [dim](v{safe(c.version)}, {safe(c.source)})[/]")
     if answer.label:
-        out.print(f"[dim]{escape(answer.label)}[/]")
+        out.print(f"[dim]{safe(answer.label)}[/]")
 
 
 def answer_json(answer: Answer, qid: object = None) -> dict[str, object]:

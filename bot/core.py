@@ -1,7 +1,8 @@
 """The conversation core: scope -> rewrite -> retrieve -> answer -> record.
 
 `SupportBot.answer` is the one entry point every adapter calls. It never raises: whatever
-breaks becomes an answer that says what went wrong in one sentence, and is recorded.
+breaks becomes an answer that says what went wrong in one sentence (recorded when the
+failure is in retrieval; an unexpected bug is logged with its traceback).
 """
 
 from __future__ import annotations
@@ -125,10 +126,16 @@ class SupportBot:
         except AnswererError as error:
             if self.answerer is self.fallback:
                 raise
+            draft = self.fallback.answer(question, passages)
+            if draft.abstained:
+                return (
+                    draft,
+                    f"Claude could not answer ({error.reason}), and the documents don't seem to cover it.",
+                )
             notice = (
                 f"Claude could not answer ({error.reason}), so these sentences are quoted from the documents."
             )
-            return self.fallback.answer(question, passages), notice
+            return draft, notice
 
     def _finish(
         self,
@@ -199,8 +206,8 @@ class SupportBot:
         )
         try:
             return self.log.record(record)
-        except RecordError as failure:
-            logger.error("interaction %s not recorded: %s", record.id, failure)
+        except Exception:  # the answer is computed: a broken log (or spool) must not hide it
+            logger.exception("interaction %s not recorded", record.id)
             return False
 
 

@@ -148,6 +148,10 @@ def env(weaviate_url: str, weaviate_server: Endpoint, tmp_path: Path) -> dict[st
         "EMBED_MODEL_PATH": str(model_path()),
         "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
         "CFG": str(config),
+        # A developer's own key or database must never be used by a test (empty = unset).
+        "ANTHROPIC_API_KEY": "",
+        "ANTHROPIC_BASE_URL": "",
+        "DATABASE_URL": "",
     }
 
 

@@ -10,6 +10,7 @@ from bot.answering.extractive import (
     content_terms,
     split_sentences,
 )
+from bot.answering.prompts import render_user_message
 from bot.types import AnswerKind, Turn
 from knowledge.types import Passage
 
@@ -94,9 +95,12 @@ def test_heuristic_rewriter_only_joins_questions_that_lean_on_the_thread() -> No
     )
     assert rewriter.rewrite("Does it apply to contractors?", history).startswith("How many days")
     assert rewriter.rewrite("and interns?", history).startswith("How many days")
-    assert rewriter.rewrite("How do I report a security incident?", history) == (
-        "How do I report a security incident?"
-    )
+    for standalone in [
+        "How do I report a security incident?",
+        "Is there a dress code?",
+        "What is this year's training budget?",
+    ]:
+        assert rewriter.rewrite(standalone, history) == standalone
     assert rewriter.rewrite("what about from abroad?", []) == "what about from abroad?"
 
 
@@ -108,3 +112,14 @@ def test_citation_markers_are_checked_and_renumbered() -> None:
     assert resolved.cited_ranks == (2, 0) and resolved.dropped_markers == 1
     assert cited_numbers("x [1] y [2, 4] z [0]") == [1, 2, 4, 0]
     assert resolve_citations("No markers at all.", passages).citations == ()
+
+
+def test_bracketed_numbers_in_a_document_never_become_citations() -> None:
+    clause = passage("Taxis are reimbursed subject to clause [2] of the travel policy.", 1, "Taxis")
+    other = passage("Remote work is allowed three days a week.", 2, "Remote")
+    draft = ExtractiveAnswerer(ExtractiveSettings()).answer("Are taxis reimbursed?", [clause, other])
+    resolved = resolve_citations(draft.text, [clause, other])
+    assert resolved.text == "Taxis are reimbursed subject to clause (2) of the travel policy. [1]"
+    assert [c.chunk_id for c in resolved.citations] == ["c1"]
+    # The model sees the same neutral form, so it cannot echo the document's "[2]" either.
+    assert "clause (2) of" in render_user_message("taxis?", [clause, other])

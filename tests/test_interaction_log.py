@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from bot.store.interactions import InteractionLog, InteractionRecord, PassageRec
 from bot.store.models import Interaction, PromptText, Vote
 from bot.types import VoteSource, VoteStatus, VoteValue
 from knowledge.weaviate_server import free_port
+from tests.conftest import REPO
 from tests.fakes.postgres_server import PostgresServer
 
 
@@ -204,3 +209,64 @@ def test_database_urls() -> None:
     with pytest.raises(DatabaseError) as caught:
         migrate(broken)
     assert "s3cret" not in str(caught.value)  # the password never reaches logs or the terminal
+
+
+def test_a_corrupt_or_stranded_spool_loses_nothing(engine: Engine, tmp_path: Path) -> None:
+    spool = tmp_path / "spool.jsonl"
+    good, stranded = make_record(), make_record()
+    spool.write_text(json.dumps({"id": "broken"}) + "\n" + "{truncated\n" + _as_json(good) + "\n")
+    # A replay file left by a process that died mid-replay (pid 0 is never alive).
+    (tmp_path / "spool.jsonl.0.replay").write_text(_as_json(stranded) + "\n")
+    assert InteractionLog(engine, spool=spool).replay_spool() == 2
+    log = InteractionLog(engine)
+    assert log.load(good.id) is not None and log.load(stranded.id) is not None
+    assert (tmp_path / "spool.jsonl.bad").read_text().splitlines() == ['{"id": "broken"}', "{truncated"]
+    assert sorted(p.name for p in tmp_path.iterdir() if "spool" in p.name) == ["spool.jsonl.bad"]
+
+
+def test_times_come_back_in_utc_on_every_database(engine: Engine) -> None:
+    log = InteractionLog(engine)
+    record = make_record(created_at="2026-03-02T09:30:00+01:00")
+    log.record(record)
+    log.vote(record.id, "U1", VoteValue.UP, VoteSource.BUTTON)
+    log.vote(record.id, "U1", VoteValue.DOWN, VoteSource.BUTTON)
+    stored = log.load(record.id)
+    assert stored is not None
+    assert stored.created_at == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+    assert stored.created_at.tzinfo is not None
+    retracted = stored.votes[0].retracted_at
+    assert retracted is not None and retracted.tzinfo is not None
+    assert datetime.now(UTC) - retracted < timedelta(minutes=5)  # aware arithmetic works
+
+
+def test_constraint_errors_are_not_retried(engine: Engine, tmp_path: Path) -> None:
+    # A row the database will never accept fails at once, and is spooled for a person to see.
+    spool = tmp_path / "spool.jsonl"
+    bad = make_record(platform="x" * 100)  # longer than the column allows (PostgreSQL enforces it)
+    log = InteractionLog(engine, spool=spool, attempts=3, backoff_s=5)
+    started = time.monotonic()
+    recorded = log.record(bad)
+    assert time.monotonic() - started < 5  # no backoff sleeps
+    if engine.dialect.name == "postgresql":
+        assert recorded is False and json.loads(spool.read_text())["id"] == bad.id
+        # Replaying cannot fix it either: it moves aside instead of looping at every start.
+        assert InteractionLog(engine, spool=spool).replay_spool() == 0
+        assert not spool.exists() and bad.id in (tmp_path / "spool.jsonl.bad").read_text()
+    else:
+        assert recorded is True  # SQLite does not enforce VARCHAR lengths
+
+
+def test_concurrent_first_starts_migrate_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = "import sys; from bot.store.database import create_db_engine, migrate; migrate(create_db_engine(sys.argv[1]))"
+    starts = [
+        subprocess.Popen([sys.executable, "-c", code, url], cwd=REPO, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    for start in starts:
+        _, stderr = start.communicate(timeout=120)
+        assert start.returncode == 0, stderr
+
+
+def _as_json(record: InteractionRecord) -> str:
+    return json.dumps(asdict(record))

@@ -26,6 +26,12 @@ class ResolvedText:
     dropped_markers: int
 
 
+def neutralise_markers(text: str) -> str:
+    """Document text may contain "[2]" of its own (a clause, a footnote): shown to a model or
+    quoted, it would read as a citation of passage 2. Parentheses keep the meaning."""
+    return _MARKER.sub(r"(\1)", text)
+
+
 def cited_numbers(text: str) -> list[int]:
     return [int(n) for m in _MARKER.finditer(text) for n in m.group(1).split(",")]
 

@@ -56,7 +56,8 @@ def make_client(api_key: str, base_url: str | None, settings: ClaudeSettings) ->
 
 
 def _cached(text: str) -> TextBlockParam:
-    # The fixed prompt (with the tool definition before it) is the cacheable prefix.
+    # The tool definition and this fixed prompt form the cacheable prefix; it is kept above
+    # the 1,024-token minimum below which Anthropic silently ignores a cache breakpoint.
     return {"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}
 
 
@@ -101,6 +102,15 @@ class ClaudeAnswerer:
         except ValueError as error:  # the SDK lets a 200 with a non-JSON body through as this
             logger.warning("Claude reply unreadable: %s", error)
             raise AnswererError("the language model's reply was malformed") from error
+        usage = getattr(reply, "usage", None)
+        if usage is not None:
+            logger.info(
+                "Claude usage: %s input, %s cache read, %s cache write, %s output tokens",
+                usage.input_tokens,
+                usage.cache_read_input_tokens,
+                usage.cache_creation_input_tokens,
+                usage.output_tokens,
+            )
         parsed = self._parse(reply, len(passages))
         kind = AnswerKind.ABSTAINED if parsed.abstained else AnswerKind.GENERATED
         model = reply.model or self.settings.model

@@ -19,6 +19,7 @@ from nltk.stem import PorterStemmer
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answering.base import Draft
+from bot.answering.citations import neutralise_markers
 from bot.answering.prompts import SYSTEM_PROMPT, render_user_message
 from bot.types import AnswerKind, Turn
 from knowledge.types import Passage
@@ -122,7 +123,7 @@ class ExtractiveAnswerer:
             )
             for rank, p in enumerate(passages)
             if support[rank] >= self.settings.min_support / 2
-            for pos, sentence in enumerate(split_sentences(p.text))
+            for pos, sentence in enumerate(split_sentences(neutralise_markers(p.text)))
         ]
         chosen = self._pick(candidates, weights, support)
         if not chosen:
@@ -166,16 +167,13 @@ class HeuristicRewriter:
     """
 
     _OPENERS = ("what about", "how about", "and ", "also", "what if", "but ", "same ", "then ")
-    _BACK_REFERENCES = frozenset("it its that this these those they them there such".split())
+    _BACK_REFERENCES = frozenset("it its that this these those they them such".split())
 
     def rewrite(self, question: str, history: Sequence[Turn]) -> str:
         if not history:
             return question
         lowered = question.lower().strip()
-        words = set(_WORD.findall(lowered))
-        dependent = (
-            lowered.startswith(self._OPENERS)
-            or bool(words & self._BACK_REFERENCES)
-            or len(content_terms(question)) <= 1
-        )
+        topic_words = len(content_terms(question))
+        leans_back = bool(set(_WORD.findall(lowered)[:4]) & self._BACK_REFERENCES) and topic_words <= 2
+        dependent = lowered.startswith(self._OPENERS) or leans_back or topic_words <= 1
         return f"{history[-1].question.strip()} {question.strip()}" if dependent else question

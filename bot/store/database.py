@@ -8,7 +8,10 @@ once from migrating twice.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 logger = logging.getLogger(__name__)
 
@@ -40,31 +43,57 @@ def default_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'supportbot.db').resolve()}"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy's documented pysqlite recipe: take transactions away from the driver (which
+    # never wraps DDL in one) and emit BEGIN ourselves, so a migration is all or nothing.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # Foreign keys are off by default in SQLite; WAL lets the console read while a writer writes.
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=10000")  # first: the next pragma may already wait
+    cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers don't wait for the writer
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(normalise_url(url))
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed)
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
     except ArgumentError as error:
         raise DatabaseError(f"DATABASE_URL is not a database URL: {error}") from None
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    except (ValueError, ImportError, NoSuchModuleError, OSError) as error:
+        # A bad port, an unknown dialect or a driver we don't ship: say so, without the URL.
+        raise DatabaseError(f"DATABASE_URL cannot be used: {type(error).__name__}: {error}") from None
 
 
 def safe_url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
+    """The URL for logs: the password hidden, also when it is given as a query parameter."""
+    url = engine.url
+    if "password" in url.query:
+        url = url.update_query_dict({"password": "***"})
+    return url.render_as_string(hide_password=True)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Two processes starting on a fresh SQLite file must not both create the tables."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def alembic_config() -> Config:
@@ -77,7 +106,7 @@ def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration."""
     config = alembic_config()
     try:
-        with engine.begin() as connection:
+        with _migration_lock(engine), engine.begin() as connection:
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             config.attributes["connection"] = connection

@@ -8,6 +8,7 @@ user can vote again), because a vote replayed hours later could override a newer
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -15,12 +16,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.store.models import Interaction, InteractionPassage, PromptText, Vote
@@ -31,7 +33,33 @@ T = TypeVar("T")
 
 
 class RecordError(RuntimeError):
-    """The database refused a write after every retry."""
+    """The database refused a write after every retry (`transient`), or for good."""
+
+    def __init__(self, message: str, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def _pid_of(replay_file: Path) -> int:
+    suffix = replay_file.suffixes[-2].lstrip(".") if len(replay_file.suffixes) >= 2 else ""
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reason(error: Exception) -> str:
+    # The driver's own message; SQLAlchemy's wrapper appends the SQL and its parameters.
+    return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
 @dataclass(frozen=True)
@@ -94,17 +122,24 @@ class InteractionLog:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _retrying(self, what: str, work: Callable[[Session], T]) -> T:
+    def _retrying(
+        self, what: str, work: Callable[[Session], T], also_retry: tuple[type[Exception], ...] = ()
+    ) -> T:
+        """Run `work` in a transaction; retry what may pass on its own (a dropped connection,
+        a locked database, a failover), not what never will (a constraint, bad data)."""
+        transient: tuple[type[Exception], ...] = (OperationalError, InterfaceError, *also_retry)
         for attempt in range(1, self.attempts + 1):
             try:
                 with self._sessions.begin() as session:
                     return work(session)
-            except (OperationalError, IntegrityError, DBAPIError) as error:
-                # IntegrityError too: two replicas racing on one vote resolve on the next try.
+            except transient as error:
                 if attempt == self.attempts:
-                    raise RecordError(f"{what}: {type(error).__name__}: {error.orig or error}") from error
-                logger.warning("%s failed (attempt %d/%d): %s", what, attempt, self.attempts, error.orig)
+                    raise RecordError(f"{what}: {type(error).__name__}: {_reason(error)}") from error
+                logger.warning("%s failed (attempt %d/%d): %s", what, attempt, self.attempts, _reason(error))
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            except SQLAlchemyError as error:
+                message = f"{what}: {type(error).__name__}: {_reason(error)}"
+                raise RecordError(message, transient=False) from error
         raise AssertionError("unreachable")
 
     def record(self, record: InteractionRecord) -> bool:
@@ -151,20 +186,48 @@ class InteractionLog:
             os.close(fd)
 
     def replay_spool(self) -> int:
-        """Write spooled interactions (from an earlier outage); returns how many were written."""
-        if self.spool is None or not self.spool.exists():
+        """Write spooled interactions (from an earlier outage); returns how many were written.
+
+        Lines that cannot be read go to `<spool>.bad` for a person to look at; records that
+        still cannot be written go back to the spool. Nothing is dropped.
+        """
+        if self.spool is None:
             return 0
         claimed = self.spool.with_name(f"{self.spool.name}.{os.getpid()}.replay")
-        os.replace(self.spool, claimed)  # new failures go to a fresh spool meanwhile
+        # Nothing spooled, or another process claimed it first: both fine.
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.spool, claimed)  # new failures go to a fresh spool meanwhile
         written = 0
-        for line in claimed.read_text().splitlines():
-            if not line.strip():
-                continue
-            record = InteractionRecord.from_json(json.loads(line))
-            written += self.record(record)
-        claimed.unlink()
+        for path in sorted(self.spool.parent.glob(f"{self.spool.name}.*.replay")):
+            if path == claimed or not _process_alive(_pid_of(path)):
+                written += self._replay_file(path)  # ours, or left by a process that died
         if written:
             logger.info("replayed %d spooled interactions", written)
+        return written
+
+    def _replay_file(self, path: Path) -> int:
+        written = 0
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = InteractionRecord.from_json(json.loads(line))
+            except (ValueError, TypeError) as error:
+                logger.error("unreadable spooled interaction moved to %s.bad: %s", self.spool, error)
+                with open(f"{self.spool}.bad", "a") as bad:
+                    bad.write(line + "\n")
+                continue
+            try:
+                self._retrying(f"replaying interaction {record.id}", partial(self._insert, record=record))
+                written += 1
+            except RecordError as error:
+                if error.transient:
+                    self._append_to_spool(record)  # still down: keep it for the next start
+                else:
+                    logger.error("%s; moved to %s.bad", error, self.spool)
+                    with open(f"{self.spool}.bad", "a") as bad:
+                        bad.write(line + "\n")
+        path.unlink()
         return written
 
     # -- votes ---------------------------------------------------------------------------
@@ -196,7 +259,9 @@ class InteractionLog:
             )
             return VoteOutcome(status, interaction_id, value)
 
-        return self._retrying(f"recording a vote on {interaction_id}", work)
+        # A unique-index conflict means another replica voted for this user at the same moment:
+        # the next attempt sees its row and resolves against it.
+        return self._retrying(f"recording a vote on {interaction_id}", work, also_retry=(IntegrityError,))
 
     def retract(self, interaction_id: str, user: str, value: VoteValue | None = None) -> VoteOutcome:
         """Retract `user`'s current vote (only if it is `value`, when given: a removed 👎

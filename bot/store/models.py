@@ -10,12 +10,30 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps in UTC, and timezone-aware when read back on SQLite too (which drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: store timezone-aware UTC times")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -29,18 +47,18 @@ class PromptText(Base):
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Interaction(Base):
     __tablename__ = "interactions"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     platform: Mapped[str] = mapped_column(String(16))
-    channel: Mapped[str] = mapped_column(String(128), index=True)
-    user_id: Mapped[str] = mapped_column(String(128))
-    thread_id: Mapped[str] = mapped_column(String(256), default="")
+    channel: Mapped[str] = mapped_column(String(256), index=True)
+    user_id: Mapped[str] = mapped_column(String(256))
+    thread_id: Mapped[str] = mapped_column(String(512), default="")
     question: Mapped[str] = mapped_column(Text)
     rewritten_question: Mapped[str] = mapped_column(Text, default="")
     scope_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -70,11 +88,11 @@ class InteractionPassage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
     rank: Mapped[int] = mapped_column(Integer)
-    chunk_id: Mapped[str] = mapped_column(String(64))
-    doc_id: Mapped[str] = mapped_column(String(256), index=True)
+    chunk_id: Mapped[str] = mapped_column(String(128))
+    doc_id: Mapped[str] = mapped_column(String(512), index=True)
     title: Mapped[str] = mapped_column(Text)
     section: Mapped[str] = mapped_column(Text, default="")
-    version: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(Text, default="")
     acl: Mapped[list[str]] = mapped_column(JSON, default=list)
     score: Mapped[float] = mapped_column(Float)
@@ -101,11 +119,11 @@ class Vote(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(256))
     value: Mapped[str] = mapped_column(String(8))  # up / down
     source: Mapped[str] = mapped_column(String(16))  # reaction / button / feedback_loop / console
     comment: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     interaction: Mapped[Interaction] = relationship(back_populates="votes")

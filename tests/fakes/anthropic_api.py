@@ -62,6 +62,9 @@ Responder = Callable[[JSON], Reply]
 _ids = itertools.count(1)
 
 
+MIN_CACHEABLE_TOKENS = 1024  # the smallest cacheable prefix of Sonnet-class models
+
+
 def _next_id(prefix: str) -> str:
     return f"{prefix}_fake{next(_ids):06d}"
 
@@ -193,8 +196,13 @@ class FakeAnthropic:
     def _usage(self, body: JSON, content: list[JSON]) -> JSON:
         system = body.get("system")
         system_tokens = _tokens(system) if system else 0
-        cached = isinstance(system, list) and any(
-            isinstance(b, dict) and "cache_control" in b for b in system
+        # Like the real API, a breakpoint on a prefix (tools + system) shorter than the
+        # minimum is silently ignored: nothing is written to or read from the cache.
+        prefix_tokens = system_tokens + (_tokens(body["tools"]) if body.get("tools") else 0)
+        cached = (
+            isinstance(system, list)
+            and any(isinstance(b, dict) and "cache_control" in b for b in system)
+            and prefix_tokens >= MIN_CACHEABLE_TOKENS
         )
         created = read = 0
         if cached:
