@@ -141,7 +141,8 @@ def test_roles_must_alternate_from_user(fake: FakeAnthropic) -> None:
 
 
 def test_cache_read_reported_for_a_repeated_cached_system(fake: FakeAnthropic) -> None:
-    system = [{"type": "text", "text": "Policy corpus " * 50, "cache_control": {"type": "ephemeral"}}]
+    # Long enough to be cached (the API ignores breakpoints on prefixes under 1,024 tokens).
+    system = [{"type": "text", "text": "Policy corpus " * 400, "cache_control": {"type": "ephemeral"}}]
     sdk = client(fake)
     first = sdk.messages.create(model=MODEL, max_tokens=10, messages=HELLO, system=system)
     second = sdk.messages.create(model=MODEL, max_tokens=10, messages=HELLO, system=system)
@@ -149,6 +150,10 @@ def test_cache_read_reported_for_a_repeated_cached_system(fake: FakeAnthropic) -
     assert second.usage.cache_read_input_tokens and not second.usage.cache_creation_input_tokens
     plain = sdk.messages.create(model=MODEL, max_tokens=10, messages=HELLO, system="Policy corpus")
     assert not plain.usage.cache_read_input_tokens and not plain.usage.cache_creation_input_tokens
+    short = [{"type": "text", "text": "Policy corpus", "cache_control": {"type": "ephemeral"}}]
+    for _ in range(2):
+        again = sdk.messages.create(model=MODEL, max_tokens=10, messages=HELLO, system=short)
+        assert not again.usage.cache_read_input_tokens and not again.usage.cache_creation_input_tokens
 
 
 def test_postgres_server_serves_a_fresh_database(postgres_server: PostgresServer) -> None:
