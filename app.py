@@ -28,6 +28,7 @@ from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # 
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
 from bot.core import SupportBot  # noqa: E402
 from bot.settings import ConfigError, Settings, load_settings  # noqa: E402
+from bot.store.conversations import ConversationStore  # noqa: E402
 from bot.store.database import DatabaseError, create_db_engine, default_url, migrate, safe_url  # noqa: E402
 from bot.store.interactions import InteractionLog  # noqa: E402
 from bot.types import Answer, AnswerKind, Platform, Question  # noqa: E402
@@ -240,7 +241,7 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
             answerer = ClaudeAnswerer(client, answers.claude)
             rewriter = ClaudeRewriter(client, answers.claude, heuristic)
         logger.info("answering with %s; log at %s", answerer.name, safe_url(engine))
-        yield SupportBot(kb, answerer, extractive, rewriter, log, answers)
+        yield SupportBot(kb, answerer, extractive, rewriter, log, answers, ConversationStore(engine))
     finally:
         engine.dispose()
 

@@ -21,8 +21,9 @@ from bot.answering.citations import resolve_citations
 from bot.answering.claude import ClaudeSettings
 from bot.answering.extractive import ExtractiveAnswerer, ExtractiveSettings
 from bot.answering.prompts import PROMPT_VERSION, SYSTEM_PROMPT, render_user_message
+from bot.store.conversations import ConversationStore
 from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
-from bot.types import Answer, AnswerKind, Question, VoteOutcome, VoteSource, VoteStatus, VoteValue
+from bot.types import Answer, AnswerKind, Question, Turn, VoteOutcome, VoteSource, VoteStatus, VoteValue
 from knowledge.service import KnowledgeBase
 from knowledge.types import AccessScope, Passage
 
@@ -58,6 +59,7 @@ class SupportBot:
         rewriter: QuestionRewriter,
         log: InteractionLog,
         settings: AnswerSettings,
+        conversations: ConversationStore | None = None,
     ) -> None:
         self.kb = kb
         self.answerer = answerer
@@ -65,6 +67,8 @@ class SupportBot:
         self.rewriter = rewriter
         self.log = log
         self.settings = settings
+        # Chat adapters don't carry a thread's turns: they are read back from the log.
+        self.conversations = conversations
 
     def answer(self, question: Question) -> Answer:
         started = time.perf_counter()
@@ -105,7 +109,7 @@ class SupportBot:
             )
             return Answer(message, AnswerKind.FAILED, latency_ms=_since(started))
         scope = self.kb.scope_for(question.channel)
-        history = question.history[-self.settings.history_turns :] if self.settings.history_turns else ()
+        history = self._history(question)
         rewritten = self.rewriter.rewrite(text, history) if history else text
         try:
             passages = self.kb.retrieve(rewritten, scope)
@@ -115,6 +119,18 @@ class SupportBot:
             return self._finish(question, text, rewritten, scope, [], failed, started, error=repr(error))
         draft, notice = self._draft(rewritten, passages)
         return self._finish(question, text, rewritten, scope, passages, draft, started, notice=notice)
+
+    def _history(self, question: Question) -> tuple[Turn, ...]:
+        limit = self.settings.history_turns
+        if not limit:
+            return ()
+        if question.history:
+            return question.history[-limit:]
+        if self.conversations is not None and question.thread_id:
+            return self.conversations.thread_turns(
+                question.platform.value, question.channel, question.thread_id, limit
+            )
+        return ()
 
     def _draft(self, question: str, passages: list[Passage]) -> tuple[Draft, str]:
         if not passages:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import weaviate
+from sqlalchemy import Engine
 
+from bot.store.database import create_db_engine, migrate
 from knowledge.access import AccessPolicy
 from knowledge.connection import WeaviateSettings
 from knowledge.embeddings import EmbeddingSettings, load_embedding_model
@@ -176,3 +178,17 @@ def samples_env(env: dict[str, str], _samples_config: dict[str, str]) -> dict[st
         assert ingested.returncode == 0, ingested.stdout + ingested.stderr
         _samples_config["CFG"] = str(config)
     return {**env, "CFG": _samples_config["CFG"]}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database: once on SQLite, once on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'log.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"log_{uuid.uuid4().hex[:10]}")
+    engine = create_db_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()

@@ -15,6 +15,7 @@ from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
 from bot.answering.prompts import SYSTEM_PROMPT
 from bot.core import RETRIEVAL_FAILED, AnswerSettings, SupportBot
 from bot.settings import load_file_config
+from bot.store.conversations import ConversationStore
 from bot.store.database import create_db_engine, migrate
 from bot.store.interactions import InteractionLog
 from bot.types import AnswerKind, Platform, Question, Turn
@@ -327,3 +328,16 @@ def test_failures_become_one_sentence_answers(
     assert ask(bot, "   ").kind is AnswerKind.FAILED
     too_long = ask(bot, "why " * 1000)
     assert too_long.kind is AnswerKind.FAILED and "characters" in too_long.text
+
+
+def test_a_thread_s_earlier_turns_come_from_the_log(make_bot: BotFactory, log: InteractionLog) -> None:
+    # Chat platforms send one message, not the thread: the core reads earlier turns back.
+    bot = make_bot(claude=False)
+    bot.conversations = ConversationStore(log.engine)
+    first = ask(bot, "How many days can I work remotely?")
+    follow = ask(bot, "what about from abroad?")
+    assert "three days per week" in first.text
+    assert follow.rewritten_question == "How many days can I work remotely? what about from abroad?"
+    assert "20 working days" in follow.text
+    elsewhere = bot.answer(Question("what about from abroad?", Platform.SLACK, "C0ENG", "U1", "T2"))
+    assert elsewhere.rewritten_question == ""  # another thread has no history

@@ -6,98 +6,42 @@ import json
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.store.database import DatabaseError, create_db_engine, migrate, normalise_url
-from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
+from bot.store.database import DatabaseError, alembic_config, create_db_engine, migrate, normalise_url
+from bot.store.interactions import InteractionLog, InteractionRecord, RecordError
 from bot.store.models import Interaction, PromptText, Vote
 from bot.types import VoteSource, VoteStatus, VoteValue
 from knowledge.weaviate_server import free_port
 from tests.conftest import REPO
-from tests.fakes.postgres_server import PostgresServer
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'log.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.create_database(f"log_{uuid.uuid4().hex[:10]}")
-    engine = create_db_engine(url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-def make_record(**overrides: object) -> InteractionRecord:
-    fields: dict[str, object] = {
-        "id": str(uuid.uuid4()),
-        "created_at": datetime.now(UTC).isoformat(),
-        "platform": "slack",
-        "channel": "C0HR",
-        "user_id": "U1",
-        "thread_id": "1700000000.000100",
-        "question": "How long is parental leave?",
-        "rewritten_question": "",
-        "scope_groups": ["everyone", "hr-team"],
-        "answer_text": "Birth parents get 20 weeks [1].",
-        "kind": "generated",
-        "abstained": False,
-        "answerer": "claude",
-        "model": "claude-sonnet-5-5",
-        "latency_ms": 812.5,
-        "system_prompt": "You answer from documents.",
-        "user_prompt": "<documents>...</documents>",
-        "prompt_version": 1,
-        "passages": [
-            PassageRecord(
-                1,
-                "chunk-a",
-                "parental-leave",
-                "Parental Leave",
-                "Birth parent",
-                "3",
-                "pl.md",
-                ["everyone"],
-                0.91,
-                "The birth parent receives 20 weeks.",
-                1,
-            ),
-            PassageRecord(
-                2,
-                "chunk-b",
-                "remote-work",
-                "Remote Work",
-                "Eligibility",
-                "2",
-                "rw.md",
-                ["everyone"],
-                0.42,
-                "Up to three days.",
-                None,
-            ),
-        ],
-    }
-    fields.update(overrides)
-    return InteractionRecord(**fields)  # type: ignore[arg-type]
+from tests.records import make_record
 
 
 def test_migrations_create_the_schema_and_rerun_as_a_no_op(engine: Engine) -> None:
     migrate(engine)  # a second start must not fail or duplicate anything
     tables = set(inspect(engine).get_table_names())
-    assert {"interactions", "interaction_passages", "votes", "prompt_texts", "alembic_version"} <= tables
+    assert {
+        "interactions",
+        "interaction_passages",
+        "votes",
+        "prompt_texts",
+        "processed_events",
+        "answer_messages",
+        "alembic_version",
+    } <= tables
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
-        assert connection.execute(text("select version_num from alembic_version")).scalar_one() == "0001"
+        assert (
+            connection.execute(text("select version_num from alembic_version")).scalar_one() == head == "0002"
+        )
 
 
 def test_a_recorded_interaction_keeps_everything(engine: Engine) -> None:

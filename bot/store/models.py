@@ -127,3 +127,27 @@ class Vote(Base):
     retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     interaction: Mapped[Interaction] = relationship(back_populates="votes")
+
+
+class ProcessedEvent(Base):
+    """Platform events already handled. Slack and Bot Framework redeliver what they think
+    failed; a unique key (not an in-memory set) makes that safe across restarts and replicas."""
+
+    __tablename__ = "processed_events"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class AnswerMessage(Base):
+    """Which posted chat message carries which answer: reactions name the message, votes
+    need the interaction."""
+
+    __tablename__ = "answer_messages"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(256), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
