@@ -6,6 +6,7 @@ python app.py [--config FILE] [--data-dir DIR] COMMAND ...
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import signal
@@ -17,12 +18,16 @@ from pathlib import Path
 from types import FrameType
 
 import authlib.deprecate
+from aiohttp import web
 
 # weaviate-client imports authlib's httpx integration, which warns on every start.
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
 
 from adapters import terminal  # noqa: E402
 from adapters.console import ChatConsole  # noqa: E402
+from adapters.http_server import build_web_app  # noqa: E402
+from adapters.slack import build_slack_app  # noqa: E402
+from adapters.slack.listeners import SlackFrontEnd  # noqa: E402
 from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
@@ -88,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--questions", type=Path, help='JSONL of {"id", "question"}; needs --json')
     ask.add_argument("--json", action="store_true")
 
+    serve = commands.add_parser("serve", help="answer in Slack (HTTP events at /slack/events, /health)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 in a container)")
+    serve.add_argument("--port", type=int, default=3000)
+
     chat = commands.add_parser("chat", help="a local chat console standing in for a channel")
     chat.add_argument("--channel", required=True, help="the channel the console stands in for")
     chat.add_argument("--user", default="console", help="your user id, recorded with answers and votes")
@@ -132,6 +141,40 @@ def _read_questions(path: Path) -> list[tuple[object, str]]:
         except (ValueError, KeyError, TypeError) as err:
             raise UsageError(f'{path}:{number}: expected {{"id": ..., "question": ...}} ({err})') from err
     return items
+
+
+def cmd_serve(bot: SupportBot, settings: Settings, args: argparse.Namespace) -> int:
+    check_serve_settings(settings)
+    assert bot.conversations is not None and settings.slack_bot_token and settings.slack_signing_secret
+    front = SlackFrontEnd(bot, bot.conversations, settings.file.slack)
+    slack = build_slack_app(
+        front,
+        settings.slack_bot_token.get_secret_value(),
+        settings.slack_signing_secret.get_secret_value(),
+        settings.slack_api_url,
+    )
+    asyncio.run(_serve(build_web_app(slack), args.host, args.port))
+    return EXIT_OK
+
+
+def check_serve_settings(settings: Settings) -> None:
+    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+        raise UsageError(
+            "serve needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see the README's Slack section)"
+        )
+    if settings.slack_app_token is not None:
+        raise UsageError("Socket Mode (SLACK_APP_TOKEN) is not supported yet: unset it to serve HTTP events")
+
+
+async def _serve(web_app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        terminal.err.print(f"Serving Slack events at http://{host}:{port}/slack/events (health: /health)")
+        await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
+    finally:
+        await runner.cleanup()
 
 
 def check_usage(args: argparse.Namespace) -> None:
@@ -267,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_usage(args)
         settings = load_settings(args.config, args.data_dir)
+        if args.command == "serve":
+            check_serve_settings(settings)  # before the slow start
         if args.command == "reindex":
             from knowledge.reindex import reindex
 
@@ -278,10 +323,12 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_ingest(kb, args, settings)
             if args.command == "retrieve":
                 return cmd_retrieve(kb, args)
-            if args.command in {"ask", "chat"}:
+            if args.command in {"ask", "chat", "serve"}:
                 with open_bot(settings, kb) as bot:
                     if args.command == "ask":
                         return cmd_ask(bot, args)
+                    if args.command == "serve":
+                        return cmd_serve(bot, settings, args)
                     ChatConsole(bot, args.channel, args.user).run()
                     return EXIT_OK
             return cmd_docs(kb, args)

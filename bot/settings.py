@@ -42,6 +42,17 @@ class IngestPolicy(BaseModel):
     )
 
 
+class SlackSettings(BaseModel):
+    """How the Slack front end behaves (the tokens are deployment settings: environment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dm_scope_channel: str = Field(
+        "@dm", description="Direct messages are scoped as this channel id: map it in access.groups."
+    )
+    working_reaction: str = Field("eyes", description="Reaction shown on a question while it is answered.")
+
+
 class FileConfig(BaseModel):
     """The YAML settings file (`--config`)."""
 
@@ -55,6 +66,7 @@ class FileConfig(BaseModel):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     weaviate: WeaviateSettings = Field(default_factory=WeaviateSettings)
     answers: AnswerSettings = Field(default_factory=AnswerSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @model_validator(mode="after")
     def _default_audience_exists(self) -> FileConfig:
@@ -82,6 +94,12 @@ class EnvSettings(BaseSettings):
         None, alias="ANTHROPIC_API_KEY", description="Answers with Claude when set; extractive otherwise."
     )
     anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str | None = Field(
+        None, alias="SLACK_API_URL", description="Slack Web API base URL (a test server); default Slack's."
+    )
     config: Path | None = Field(None, alias="SUPPORTBOT_CONFIG")
 
 
@@ -94,6 +112,10 @@ class Settings:
     database_url: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -181,4 +203,13 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
             else None
         ),
         anthropic_base_url=env.anthropic_base_url or None,
+        slack_bot_token=_set(env.slack_bot_token),
+        slack_signing_secret=_set(env.slack_signing_secret),
+        slack_app_token=_set(env.slack_app_token),
+        slack_api_url=env.slack_api_url or None,
     )
+
+
+def _set(secret: SecretStr | None) -> SecretStr | None:
+    """An empty variable counts as unset (`FOO=` in an env file, or a test blanking it)."""
+    return secret if secret is not None and secret.get_secret_value() else None

@@ -1,0 +1,25 @@
+"""The one aiohttp server the chat platforms talk to: Slack at /slack/events (and, later,
+Teams at /api/messages), plus /health for load balancers and container probes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+
+def build_web_app(slack: AsyncApp | None) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "slack": slack is not None})
+
+    app.router.add_get("/health", health)
+    if slack is not None:
+
+        async def slack_events(request: web.Request) -> web.Response:
+            # Bolt verifies the signature and timestamp before anything else runs.
+            return await to_aiohttp_response(await slack.async_dispatch(await to_bolt_request(request)))
+
+        app.router.add_post("/slack/events", slack_events)
+    return app

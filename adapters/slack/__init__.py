@@ -1,0 +1,32 @@
+"""Slack: slack-bolt listeners that translate events to bot questions and answers to blocks."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.listeners import SlackFrontEnd
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+def build_slack_app(
+    front: SlackFrontEnd, bot_token: str, signing_secret: str, api_url: str | None
+) -> AsyncApp:
+    """The Bolt app with our listeners; its Web API client backs off on 429s and retries."""
+    client = AsyncWebClient(
+        token=bot_token,
+        base_url=api_url or DEFAULT_API_URL,
+        # Replaces the SDK's default list, so the connection-error handler is named again.
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    front.register(app)
+    return app

@@ -1,0 +1,191 @@
+"""Slack events in, bot calls out: each listener translates and hands over to the core.
+
+Bolt acknowledges events before the listener runs (process_before_response is off), so
+Slack gets its 200 at once and the answer follows in the background. The synchronous
+core runs in a worker thread so the event loop keeps acknowledging other events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.render import FEEDBACK_ACTION, answer_blocks, answer_fallback_text, parse_feedback_value
+from bot.core import SupportBot
+from bot.settings import SlackSettings
+from bot.store.conversations import ConversationStore
+from bot.types import Answer, Platform, Question, VoteSource, VoteStatus, VoteValue
+
+logger = logging.getLogger(__name__)
+PLATFORM = Platform.SLACK.value
+APOLOGY = "Sorry, something went wrong while I was answering. Please try again in a minute."
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+_UP = {"+1", "thumbsup"}
+_DOWN = {"-1", "thumbsdown"}
+
+
+def vote_of(reaction: str) -> VoteValue | None:
+    """`+1`, `thumbsup`, `-1`, `thumbsdown`, with or without `::skin-tone-N`."""
+    name = reaction.split("::", 1)[0]
+    return VoteValue.UP if name in _UP else VoteValue.DOWN if name in _DOWN else None
+
+
+class SlackFrontEnd:
+    def __init__(self, bot: SupportBot, conversations: ConversationStore, settings: SlackSettings) -> None:
+        self.bot = bot
+        self.conversations = conversations
+        self.settings = settings
+
+    def register(self, app: AsyncApp) -> None:
+        app.middleware(self._drop_redeliveries)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.event("reaction_added")(self.on_reaction_added)
+        app.event("reaction_removed")(self.on_reaction_removed)
+        app.action(FEEDBACK_ACTION)(self.on_feedback_button)
+        app.command(re.compile(r"^/.+"))(self.on_command)
+
+    async def _drop_redeliveries(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        event_id = body.get("event_id")
+        if event_id and not await asyncio.to_thread(self.conversations.claim_event, PLATFORM, event_id):
+            logger.info("event %s already handled; acknowledged again", event_id)
+            return BoltResponse(status=200, body="")  # not skipping next(): that would be a 404
+        await next()
+        return None
+
+    # -- questions -----------------------------------------------------------------------
+
+    async def on_mention(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        text = _MENTION.sub("", event.get("text", "")).strip()
+        thread = event.get("thread_ts") or event["ts"]
+        question = Question(text, Platform.SLACK, event["channel"], event.get("user", ""), thread)
+        await self._answer_in_thread(client, question, event["channel"], event["ts"], thread)
+
+    async def on_message(
+        self, event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
+        # Only direct messages from people: channel messages reach us as mentions, and the
+        # bot never answers itself or other bots.
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        if event.get("user") in {None, context.get("bot_user_id")}:
+            return
+        thread = event.get("thread_ts") or event["ts"]
+        scope = self.settings.dm_scope_channel
+        question = Question(
+            event.get("text", ""), Platform.SLACK, scope, event["user"], f"{event['channel']}:{thread}"
+        )
+        await self._answer_in_thread(client, question, event["channel"], event["ts"], event.get("thread_ts"))
+
+    async def on_command(
+        self, ack: Callable[..., Awaitable[None]], command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        text = command.get("text", "").strip()
+        await ack(
+            f"Looking that up: {text}"
+            if text
+            else "Ask me a question, e.g. `/ask how many days can I work remotely?`"
+        )
+        if not text:
+            return
+        question = Question(text, Platform.SLACK, command["channel_id"], command["user_id"])
+        answer = await asyncio.to_thread(self.bot.answer, question)
+        await client.chat_postEphemeral(
+            channel=command["channel_id"],
+            user=command["user_id"],
+            text=answer_fallback_text(answer),
+            blocks=answer_blocks(answer),
+        )
+
+    async def _answer_in_thread(
+        self, client: AsyncWebClient, question: Question, channel: str, message_ts: str, thread_ts: str | None
+    ) -> None:
+        working = await self._react(client, "add", channel, message_ts)
+        try:
+            answer = await asyncio.to_thread(self.bot.answer, question)
+            posted = await client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                text=answer_fallback_text(answer),
+                blocks=answer_blocks(answer),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            await self._remember(answer, channel, posted.get("ts"))
+        except Exception:
+            logger.exception("answering in %s failed", channel)
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts or message_ts, text=APOLOGY)
+        finally:
+            if working:
+                await self._react(client, "remove", channel, message_ts)
+
+    async def _remember(self, answer: Answer, channel: str, ts: str | None) -> None:
+        if answer.interaction_id and answer.recorded and ts:
+            await asyncio.to_thread(
+                self.conversations.attach_message, PLATFORM, channel, ts, answer.interaction_id
+            )
+
+    async def _react(self, client: AsyncWebClient, how: str, channel: str, ts: str) -> bool:
+        # A nicety: a missing scope or an already-present reaction must not stop the answer.
+        try:
+            call = client.reactions_add if how == "add" else client.reactions_remove
+            await call(channel=channel, timestamp=ts, name=self.settings.working_reaction)
+            return True
+        except SlackApiError as error:
+            logger.info("reactions.%s failed: %s", how, error.response.get("error"))
+            return False
+
+    # -- feedback ------------------------------------------------------------------------
+
+    async def on_reaction_added(self, event: dict[str, Any]) -> None:
+        await self._reaction(event, retract=False)
+
+    async def on_reaction_removed(self, event: dict[str, Any]) -> None:
+        await self._reaction(event, retract=True)
+
+    async def _reaction(self, event: dict[str, Any], retract: bool) -> None:
+        value, item = vote_of(event.get("reaction", "")), event.get("item", {})
+        if value is None or item.get("type") != "message":
+            return
+        interaction_id = await asyncio.to_thread(
+            self.conversations.interaction_for_message, PLATFORM, item.get("channel", ""), item.get("ts", "")
+        )
+        if interaction_id is None:
+            return  # a reaction on some other message
+        if retract:
+            await asyncio.to_thread(self.bot.retract, interaction_id, event["user"], value)
+        else:
+            await asyncio.to_thread(self.bot.vote, interaction_id, event["user"], value, VoteSource.REACTION)
+
+    async def on_feedback_button(
+        self,
+        ack: Callable[..., Awaitable[None]],
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        parsed = parse_feedback_value(action.get("value", ""))
+        if parsed is None:
+            return
+        vote, interaction_id = parsed
+        user = body.get("user", {}).get("id", "")
+        value = VoteValue.UP if vote == "up" else VoteValue.DOWN
+        outcome = await asyncio.to_thread(self.bot.vote, interaction_id, user, value, VoteSource.BUTTON)
+        channel = (body.get("channel") or body.get("container") or {}).get("id") or body.get(
+            "container", {}
+        ).get("channel_id")
+        if channel and outcome.status is VoteStatus.FAILED:
+            await client.chat_postEphemeral(
+                channel=channel, user=user, text="Sorry, your feedback could not be saved; please try again."
+            )

@@ -1,0 +1,84 @@
+"""Answers as Slack messages: escaped mrkdwn, citations, and feedback buttons.
+
+Everything that comes from a document or a user is escaped (`&`, `<`, `>`), so a passage
+cannot ping `@channel` (`<!channel>`), mention someone, or plant a link of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ContextActionsBlock,
+    ContextBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.types import Answer, AnswerKind, Citation
+
+FEEDBACK_ACTION = "answer_feedback"
+SECTION_LIMIT = 2900  # Slack refuses section text over 3,000 characters
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def citation_line(c: Citation) -> str:
+    where = " › ".join(escape(x) for x in (c.title, c.section) if x)
+    version = f" · v{escape(c.version)}" if c.version else ""
+    if c.source.startswith(("https://", "http://")) and "|" not in c.source and ">" not in c.source:
+        return f"[{c.marker}] <{c.source}|{where}>{version}"
+    return f"[{c.marker}] *{where}*{version}"
+
+
+def feedback_value(vote: str, interaction_id: str) -> str:
+    return f"{vote}:{interaction_id}"
+
+
+def parse_feedback_value(value: str) -> tuple[str, str] | None:
+    vote, _, interaction_id = value.partition(":")
+    return (vote, interaction_id) if vote in {"up", "down"} and interaction_id else None
+
+
+def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
+    text = escape(answer.text)
+    if len(text) > SECTION_LIMIT:
+        text = text[:SECTION_LIMIT].rsplit(" ", 1)[0] + " …"
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    if answer.notice:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f":warning: {escape(answer.notice)}")]))
+    if answer.citations:
+        lines = "\n".join(citation_line(c) for c in answer.citations)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=lines)]))
+    if answer.interaction_id and answer.kind is not AnswerKind.FAILED:
+        footer = f"{escape(answer.label)} " if answer.label else ""
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=f"{footer}Was this helpful? React with :+1: or :-1:.")]
+            )
+        )
+        blocks.append(
+            ContextActionsBlock(
+                elements=[
+                    FeedbackButtonsElement(
+                        action_id=FEEDBACK_ACTION,
+                        positive_button=FeedbackButtonObject(
+                            text="Helpful", value=feedback_value("up", answer.interaction_id)
+                        ),
+                        negative_button=FeedbackButtonObject(
+                            text="Not helpful", value=feedback_value("down", answer.interaction_id)
+                        ),
+                    )
+                ]
+            )
+        )
+    return [b.to_dict() for b in blocks]
+
+
+def answer_fallback_text(answer: Answer) -> str:
+    """The notification and screen-reader text (no blocks)."""
+    return escape(answer.text)[:3000]
