@@ -121,19 +121,24 @@ class SlackFrontEnd:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            await self._remember(answer, channel, posted.get("ts"))
         except Exception:
             logger.exception("answering in %s failed", channel)
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts or message_ts, text=APOLOGY)
+            return
         finally:
             if working:
                 await self._react(client, "remove", channel, message_ts)
+        await self._remember(answer, channel, posted.get("ts"))
 
     async def _remember(self, answer: Answer, channel: str, ts: str | None) -> None:
+        # The answer is posted: if this fails, reactions on it go unrecorded, but no apology.
         if answer.interaction_id and answer.recorded and ts:
-            await asyncio.to_thread(
-                self.conversations.attach_message, PLATFORM, channel, ts, answer.interaction_id
-            )
+            try:
+                await asyncio.to_thread(
+                    self.conversations.attach_message, PLATFORM, channel, ts, answer.interaction_id
+                )
+            except Exception:
+                logger.exception("could not link message %s to answer %s", ts, answer.interaction_id)
 
     async def _react(self, client: AsyncWebClient, how: str, channel: str, ts: str) -> bool:
         # A nicety: a missing scope or an already-present reaction must not stop the answer.
