@@ -32,6 +32,7 @@ from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
 from bot.core import SupportBot  # noqa: E402
+from bot.desk import KnowledgeDesk  # noqa: E402
 from bot.settings import ConfigError, Settings, load_settings  # noqa: E402
 from bot.store.conversations import ConversationStore  # noqa: E402
 from bot.store.database import DatabaseError, create_db_engine, default_url, migrate, safe_url  # noqa: E402
@@ -143,10 +144,13 @@ def _read_questions(path: Path) -> list[tuple[object, str]]:
     return items
 
 
-def cmd_serve(bot: SupportBot, settings: Settings, args: argparse.Namespace) -> int:
+def cmd_serve(
+    bot: SupportBot, kb: WeaviateKnowledgeBase, settings: Settings, args: argparse.Namespace
+) -> int:
     check_serve_settings(settings)
     assert bot.conversations is not None and settings.slack_bot_token and settings.slack_signing_secret
-    front = SlackFrontEnd(bot, bot.conversations, settings.file.slack)
+    desk = KnowledgeDesk(kb, settings.file.ingest, settings.knowledge.loader)
+    front = SlackFrontEnd(bot, bot.conversations, settings.file.slack, desk)
     slack = build_slack_app(
         front,
         settings.slack_bot_token.get_secret_value(),
@@ -328,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                     if args.command == "ask":
                         return cmd_ask(bot, args)
                     if args.command == "serve":
-                        return cmd_serve(bot, settings, args)
+                        return cmd_serve(bot, kb, settings, args)
                     ChatConsole(bot, args.channel, args.user).run()
                     return EXIT_OK
             return cmd_docs(kb, args)

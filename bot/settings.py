@@ -51,6 +51,10 @@ class SlackSettings(BaseModel):
         "@dm", description="Direct messages are scoped as this channel id: map it in access.groups."
     )
     working_reaction: str = Field("eyes", description="Reaction shown on a question while it is answered.")
+    file_hosts: list[str] = Field(
+        default_factory=lambda: ["files.slack.com"],
+        description="Hosts files posted to the ingest channel may be downloaded from (with the bot token).",
+    )
 
 
 class FileConfig(BaseModel):

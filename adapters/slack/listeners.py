@@ -18,8 +18,17 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import FEEDBACK_ACTION, answer_blocks, answer_fallback_text, parse_feedback_value
+from adapters.slack.files import SlackFiles
+from adapters.slack.render import (
+    FEEDBACK_ACTION,
+    answer_blocks,
+    answer_fallback_text,
+    escape,
+    parse_feedback_value,
+    unescape,
+)
 from bot.core import SupportBot
+from bot.desk import DeskReply, KnowledgeDesk, Post
 from bot.settings import SlackSettings
 from bot.store.conversations import ConversationStore
 from bot.types import Answer, Platform, Question, VoteSource, VoteStatus, VoteValue
@@ -27,6 +36,7 @@ from bot.types import Answer, Platform, Question, VoteSource, VoteStatus, VoteVa
 logger = logging.getLogger(__name__)
 PLATFORM = Platform.SLACK.value
 APOLOGY = "Sorry, something went wrong while I was answering. Please try again in a minute."
+INGEST_FAILED = "Sorry, indexing that post failed; nothing was changed. Please try again."
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 _UP = {"+1", "thumbsup"}
 _DOWN = {"-1", "thumbsdown"}
@@ -39,10 +49,14 @@ def vote_of(reaction: str) -> VoteValue | None:
 
 
 class SlackFrontEnd:
-    def __init__(self, bot: SupportBot, conversations: ConversationStore, settings: SlackSettings) -> None:
+    def __init__(
+        self, bot: SupportBot, conversations: ConversationStore, settings: SlackSettings, desk: KnowledgeDesk
+    ) -> None:
         self.bot = bot
         self.conversations = conversations
         self.settings = settings
+        self.desk = desk
+        self.files = SlackFiles(settings.file_hosts, desk.loader.max_file_mb)
 
     def register(self, app: AsyncApp) -> None:
         app.middleware(self._drop_redeliveries)
@@ -68,17 +82,33 @@ class SlackFrontEnd:
     async def on_mention(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         text = _MENTION.sub("", event.get("text", "")).strip()
         thread = event.get("thread_ts") or event["ts"]
+        command, _, argument = text.partition(" ")
+        if command.lower() in {"docs", "forget"}:
+            user = event.get("user", "")
+            if command.lower() == "docs":
+                reply = await asyncio.to_thread(self.desk.list_documents, user)
+            else:
+                reply = await asyncio.to_thread(self.desk.forget, user, argument)
+            await self._reply(client, event["channel"], thread, reply)
+            return
         question = Question(text, Platform.SLACK, event["channel"], event.get("user", ""), thread)
         await self._answer_in_thread(client, question, event["channel"], event["ts"], thread)
 
     async def on_message(
         self, event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
     ) -> None:
-        # Only direct messages from people: channel messages reach us as mentions, and the
-        # bot never answers itself or other bots.
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        # The bot never reacts to itself or other bots, nor to edits, joins and the like.
+        if event.get("bot_id") or event.get("user") in {None, context.get("bot_user_id")}:
             return
-        if event.get("user") in {None, context.get("bot_user_id")}:
+        if event.get("subtype") not in {None, "file_share"}:
+            return
+        if event.get("channel_type") != "im":
+            # Channel questions arrive as mentions; here only top-level posts in ingest channels.
+            top_level = not event.get("thread_ts") and not _MENTION.match(event.get("text", ""))
+            if self.desk.is_ingest_channel(event["channel"]) and top_level:
+                await self._ingest(event, client)
+            return
+        if event.get("subtype"):
             return
         thread = event.get("thread_ts") or event["ts"]
         scope = self.settings.dm_scope_channel
@@ -106,6 +136,34 @@ class SlackFrontEnd:
             text=answer_fallback_text(answer),
             blocks=answer_blocks(answer),
         )
+
+    async def _ingest(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        channel, user, ts = event["channel"], event["user"], event["ts"]
+        if not self.desk.may_change(user):
+            await self._reply(client, channel, ts, self.desk.refusal())
+            return
+        working = await self._react(client, "add", channel, ts)
+        try:
+            files, problems = await self.files.fetch(client, event.get("files") or [])
+            if event.get("files") and not files:
+                reply = DeskReply(False, "\n".join(problems))
+            else:
+                text = unescape(_MENTION.sub("", event.get("text", "")))
+                post = Post(channel, user, text, tuple(files), source=event.get("permalink", ""))
+                reply = await asyncio.to_thread(self.desk.ingest, post)
+                if problems:
+                    reply = DeskReply(False, "\n".join([*problems, reply.text]), reply.results)
+            await self._reply(client, channel, ts, reply)
+        except Exception:
+            logger.exception("ingesting a post in %s failed", channel)
+            await client.chat_postMessage(channel=channel, thread_ts=ts, text=INGEST_FAILED)
+        finally:
+            if working:
+                await self._react(client, "remove", channel, ts)
+
+    async def _reply(self, client: AsyncWebClient, channel: str, thread: str, reply: DeskReply) -> None:
+        icon = ":white_check_mark:" if reply.ok else ":warning:"
+        await client.chat_postMessage(channel=channel, thread_ts=thread, text=f"{icon} {escape(reply.text)}")
 
     async def _answer_in_thread(
         self, client: AsyncWebClient, question: Question, channel: str, message_ts: str, thread_ts: str | None

@@ -27,6 +27,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Message text as the poster typed it (Slack escapes these three in event payloads)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def citation_line(c: Citation) -> str:
     where = " › ".join(escape(x) for x in (c.title, c.section) if x)
     version = f" · v{escape(c.version)}" if c.version else ""

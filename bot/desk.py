@@ -1,0 +1,211 @@
+"""The knowledge desk: what an ingest-channel post, `docs` or `forget` does, and who may.
+
+Chat adapters hand over a post (its text, the files they downloaded, who posted it) and
+get a typed reply to show; the rules live here, once for Slack and Teams alike. Only
+authorised posters change the knowledge base; audiences must name known groups.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from bot.settings import IngestPolicy
+from knowledge.access import AccessPolicy
+from knowledge.loaders import (
+    DocumentDefaults,
+    DocumentError,
+    LoaderSettings,
+    build_document,
+    load_file,
+    parse_effective_date,
+)
+from knowledge.types import DocumentInfo, IngestResult, IngestStatus, SourceDocument
+
+logger = logging.getLogger(__name__)
+_HEADER = re.compile(r"^\s*(audience|version|effective|id|title)\s*:\s*(.+?)\s*$", re.IGNORECASE)
+
+
+class KnowledgeAdmin(Protocol):
+    access: AccessPolicy
+
+    def ingest_documents(self, docs: list[SourceDocument]) -> list[IngestResult]: ...
+
+    def list_documents(self) -> list[DocumentInfo]: ...
+
+    def forget(self, doc_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class PostedFile:
+    name: str
+    content: bytes
+    source: str = ""  # a link back to the file, shown in citations
+
+
+@dataclass(frozen=True)
+class Post:
+    channel: str
+    user: str
+    text: str
+    files: tuple[PostedFile, ...] = ()
+    source: str = ""  # a link back to the message
+
+
+@dataclass(frozen=True)
+class DeskReply:
+    ok: bool
+    text: str
+    results: tuple[IngestResult, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class _Header:
+    defaults: DocumentDefaults
+    body: str
+
+
+class KnowledgeDesk:
+    def __init__(self, kb: KnowledgeAdmin, policy: IngestPolicy, loader: LoaderSettings) -> None:
+        self.kb = kb
+        self.policy = policy
+        self.loader = loader
+
+    def is_ingest_channel(self, channel: str) -> bool:
+        return channel in self.policy.channels
+
+    def may_change(self, user: str) -> bool:
+        return user in self.policy.posters
+
+    def refusal(self) -> DeskReply:
+        return DeskReply(
+            False, "Sorry, only the people listed as knowledge-base posters can add or remove documents."
+        )
+
+    def ingest(self, post: Post) -> DeskReply:
+        if not self.may_change(post.user):
+            logger.warning("ingest refused: %s is not a poster (channel %s)", post.user, post.channel)
+            return self.refusal()
+        try:
+            header = self._header(post.text, has_files=bool(post.files))
+        except DocumentError as error:
+            return DeskReply(False, f"Nothing was indexed: {error.reason}")
+        unknown = self.kb.access.unknown_groups(header.defaults.audience)
+        if unknown:
+            known = ", ".join(sorted(self.kb.access.groups))
+            return DeskReply(
+                False, f"Nothing was indexed: unknown audience {', '.join(unknown)}. Known groups: {known}."
+            )
+        docs, failed = self._documents(post, header)
+        results = failed + (self.kb.ingest_documents(docs) if docs else [])
+        if not results:
+            return DeskReply(
+                False, "Nothing to index: the post has no text after its header lines and no files."
+            )
+        return DeskReply(all(r.ok for r in results), describe(results), tuple(results))
+
+    def list_documents(self, user: str) -> DeskReply:
+        if not self.may_change(user):
+            return self.refusal()
+        docs = self.kb.list_documents()
+        if not docs:
+            return DeskReply(True, "No documents are indexed yet.")
+        lines = [
+            f"{d.doc_id}: {d.title} v{d.version} for {', '.join(d.audience)} ({d.chunks} chunks)"
+            for d in docs
+        ]
+        return DeskReply(True, "\n".join(lines))
+
+    def forget(self, user: str, doc_id: str) -> DeskReply:
+        if not self.may_change(user):
+            return self.refusal()
+        doc_id = doc_id.strip()
+        removed = self.kb.forget(doc_id) if doc_id else 0
+        if not removed:
+            return DeskReply(False, f"No document with id {doc_id!r}; `docs` lists the ids.")
+        logger.info("%s forgot %s (%d chunks)", user, doc_id, removed)
+        return DeskReply(True, f"Forgot {doc_id} ({removed} chunks removed); it will not be cited again.")
+
+    # -- parsing -------------------------------------------------------------------------
+
+    def _header(self, text: str, has_files: bool) -> _Header:
+        """The post's first paragraph may hold a title line and `audience:`, `version:`,
+        `effective:`, `id:` or `title:` lines; everything else is the document's body."""
+        lines = text.strip().splitlines()
+        split = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+        fields: dict[str, str] = {}
+        block: list[str] = []
+        for line in lines[:split]:
+            match = _HEADER.match(line)
+            if match:
+                fields[match.group(1).lower()] = match.group(2)
+            else:
+                block.append(line)
+        rest = lines[split:]
+        title = fields.get("title", "")
+        more_follows = any(line.strip() for line in rest) or len(block) > 1
+        if not title and not has_files and block and more_follows and len(block[0]) <= 120:
+            title, block = block[0].strip().lstrip("#").strip(), block[1:]
+        audience = tuple(a for a in re.split(r"[,\s]+", fields.get("audience", "")) if a)
+        defaults = DocumentDefaults(
+            audience=audience or tuple(self.policy.default_audience),
+            title=title,
+            version=fields.get("version", ""),
+            effective_date=parse_effective_date(fields.get("effective", ""), "effective:"),
+            doc_id=fields.get("id", ""),
+        )
+        return _Header(defaults, "\n".join(block + rest).strip())
+
+    def _documents(self, post: Post, header: _Header) -> tuple[list[SourceDocument], list[IngestResult]]:
+        docs: list[SourceDocument] = []
+        failed: list[IngestResult] = []
+        if header.body and not post.files:
+            source = post.source or f"post in {post.channel}"
+            try:
+                docs.append(build_document(source, header.body, header.defaults, "Untitled post"))
+            except DocumentError as error:
+                failed.append(IngestResult(source, IngestStatus.FAILED, error=error.reason))
+        with tempfile.TemporaryDirectory(prefix="supportbot-post-") as tmp:
+            for posted in post.files:
+                try:
+                    docs.append(self._load(Path(tmp), posted, header.defaults, many=len(post.files) > 1))
+                except DocumentError as error:
+                    failed.append(IngestResult(posted.name, IngestStatus.FAILED, error=error.reason))
+        return docs, failed
+
+    def _load(self, tmp: Path, posted: PostedFile, defaults: DocumentDefaults, many: bool) -> SourceDocument:
+        name = Path(posted.name).name or "file"
+        path = tmp / name
+        path.write_bytes(posted.content)
+        if many:  # a title or id in the post cannot name several files
+            defaults = DocumentDefaults(defaults.audience, "", defaults.version, defaults.effective_date, "")
+        doc = load_file(path, defaults, self.loader)
+        doc.source = posted.source or name
+        return doc
+
+
+def describe(results: Sequence[IngestResult]) -> str:
+    """One line per document: what was indexed, for whom, how big, what it replaced."""
+    lines = []
+    for r in results:
+        if r.status is IngestStatus.FAILED:
+            lines.append(f"Could not index {r.source}: {r.error}")
+        elif r.status is IngestStatus.UNCHANGED:
+            lines.append(f"{r.title} v{r.version} is already indexed with this content; nothing changed.")
+        elif r.status is IngestStatus.SKIPPED_OLDER:
+            lines.append(
+                f"{r.title}: skipped, an indexed version is newer ({r.error or 'later effective date'})."
+            )
+        else:
+            line = (
+                f"Indexed {r.title} v{r.version} ({r.doc_id}) for {', '.join(r.audience)}: {r.chunks} chunks"
+            )
+            if r.replaced_version:
+                line += f", replacing v{r.replaced_version}"
+            lines.append(line + ".")
+    return "\n".join(lines)
