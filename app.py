@@ -19,6 +19,7 @@ from types import FrameType
 
 import authlib.deprecate
 from aiohttp import web
+from slack_bolt.async_app import AsyncApp
 
 # weaviate-client imports authlib's httpx integration, which warns on every start.
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
@@ -26,7 +27,7 @@ warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationW
 from adapters import terminal  # noqa: E402
 from adapters.console import ChatConsole  # noqa: E402
 from adapters.http_server import build_web_app  # noqa: E402
-from adapters.slack import build_slack_app  # noqa: E402
+from adapters.slack import build_slack_app, socket_mode_handler  # noqa: E402
 from adapters.slack.listeners import SlackFrontEnd  # noqa: E402
 from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
@@ -157,7 +158,8 @@ def cmd_serve(
         settings.slack_signing_secret.get_secret_value(),
         settings.slack_api_url,
     )
-    asyncio.run(_serve(build_web_app(slack), args.host, args.port))
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    asyncio.run(_serve(build_web_app(slack), args.host, args.port, slack, app_token))
     return EXIT_OK
 
 
@@ -166,18 +168,25 @@ def check_serve_settings(settings: Settings) -> None:
         raise UsageError(
             "serve needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see the README's Slack section)"
         )
-    if settings.slack_app_token is not None:
-        raise UsageError("Socket Mode (SLACK_APP_TOKEN) is not supported yet: unset it to serve HTTP events")
 
 
-async def _serve(web_app: web.Application, host: str, port: int) -> None:
+async def _serve(
+    web_app: web.Application, host: str, port: int, slack: AsyncApp, app_token: str | None
+) -> None:
     runner = web.AppRunner(web_app)
     await runner.setup()
+    socket = socket_mode_handler(slack, app_token) if app_token else None
     try:
         await web.TCPSite(runner, host, port).start()
-        terminal.err.print(f"Serving Slack events at http://{host}:{port}/slack/events (health: /health)")
+        if socket is not None:
+            await socket.connect_async()  # events come over the WebSocket instead
+            terminal.err.print(f"Connected to Slack in Socket Mode (health: http://{host}:{port}/health)")
+        else:
+            terminal.err.print(f"Serving Slack events at http://{host}:{port}/slack/events (health: /health)")
         await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
     finally:
+        if socket is not None:
+            await socket.close_async()
         await runner.cleanup()
 
 

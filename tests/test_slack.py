@@ -17,12 +17,14 @@ import pytest
 from aiohttp import web
 from docx import Document
 from pypdf import PdfWriter
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from adapters.http_server import build_web_app
-from adapters.slack import build_slack_app
+from adapters.slack import build_slack_app, socket_mode_handler
 from adapters.slack.files import SlackFiles
 from adapters.slack.listeners import APOLOGY, SlackFrontEnd, vote_of
 from adapters.slack.render import FEEDBACK_ACTION
@@ -49,6 +51,7 @@ from tests.fakes.slack_payloads import (
     signed_headers,
     slash_command_form,
 )
+from tests.fakes.slack_socket import FakeSocketMode
 
 pytestmark = pytest.mark.weaviate
 SECRET = "test-signing-secret"
@@ -69,7 +72,9 @@ def kb(make_kb: KBFactory) -> WeaviateKnowledgeBase:
 class SlackServer:
     """Our HTTP server (Bolt + SlackFrontEnd) in a thread with its own event loop."""
 
-    def __init__(self, web_app: web.Application) -> None:
+    def __init__(self, web_app: web.Application, slack: AsyncApp | None = None) -> None:
+        self.slack = slack
+        self.socket: AsyncSocketModeHandler | None = None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
@@ -82,7 +87,20 @@ class SlackServer:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
+    def connect_socket_mode(self, app_token: str) -> None:
+        slack = self.slack
+        assert slack is not None
+
+        async def connect() -> None:
+            # The handler's aiohttp session must be made inside the running loop.
+            self.socket = socket_mode_handler(slack, app_token)
+            await self.socket.connect_async()
+
+        asyncio.run_coroutine_threadsafe(connect(), self._loop).result(timeout=30)
+
     async def _stop(self) -> None:
+        if self.socket is not None:
+            await self.socket.close_async()
         await self._runner.cleanup()
         # Answers still running in the background finish before the loop goes.
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -150,7 +168,8 @@ def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[S
         policy = load_file_config(REPO / "config" / "sample.yaml").ingest
         desk = KnowledgeDesk(knowledge or kb, policy, LoaderSettings(max_file_mb=1))
         front = SlackFrontEnd(bot, conversations, slack_settings, desk)
-        server = SlackServer(build_web_app(build_slack_app(front, "xoxb-test", SECRET, fake.api_url)))
+        slack = build_slack_app(front, "xoxb-test", SECRET, fake.api_url)
+        server = SlackServer(build_web_app(slack), slack)
         servers.append(server)
         return server
 
@@ -477,3 +496,22 @@ def _tiny_pdf() -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def test_socket_mode_receives_events_over_a_websocket(start: ServerFactory, fake: FakeSlack) -> None:
+    socket = FakeSocketMode()
+    fake.socket_url = socket.url
+    try:
+        server = start()
+        server.connect_socket_mode("xapp-test")
+        socket.wait_connected()
+        envelope = socket.send(
+            "events_api", event_callback(mention_event(REMOTE, "C0ENG", "U1", "1700000050.000100"), "EvWs")
+        )
+        assert socket.wait_ack(envelope)["envelope_id"] == envelope
+        [post] = fake.wait_for("chat.postMessage")
+        assert post.params["thread_ts"] == "1700000050.000100" and "three days per week" in texts(post)
+        opened = fake.calls_to("apps.connections.open")
+        assert opened and all(call.token == "xapp-test" for call in opened)
+    finally:
+        socket.close()

@@ -91,6 +91,9 @@ from pathlib import Path
 from knowledge.weaviate_server import EmbeddedWeaviate
 import signal
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+# A shell that starts jobs in the background makes them ignore SIGINT, and Python then
+# installs no KeyboardInterrupt handler: restore it, so Ctrl-C is what is tested.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 with EmbeddedWeaviate(Path(sys.argv[1]), Path(sys.argv[2])) as endpoint:
     print(json.dumps({"pid": endpoint.pid}), flush=True)
     time.sleep(600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -30,3 +31,9 @@ def build_slack_app(
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
     front.register(app)
     return app
+
+
+def socket_mode_handler(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
+    """Socket Mode: Slack pushes events over a WebSocket, so no public URL is needed. It
+    opens the connection with the app-level token through the app's own Web API client."""
+    return AsyncSocketModeHandler(app, app_token)

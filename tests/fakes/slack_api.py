@@ -50,8 +50,11 @@ class FakeSlack:
         bot_user_id: str = "UBOT",
         team_id: str = "T0TEST",
         bot_id: str = "BBOT",
+        app_token: str = "xapp-test",
     ) -> None:
         self.bot_token, self.bot_user_id, self.team_id, self.bot_id = bot_token, bot_user_id, team_id, bot_id
+        self.app_token = app_token
+        self.socket_url = ""  # set to a FakeSocketMode's URL for apps.connections.open
         self._cond = threading.Condition()
         self._calls: list[ApiCall] = []
         self._script: dict[str, deque[Answer]] = defaultdict(deque)
@@ -177,6 +180,10 @@ class FakeSlack:
         self._record(call)
         if not call.token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if call.method == "apps.connections.open":  # Socket Mode: the app-level token opens it
+            if call.token != self.app_token or not self.socket_url:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if call.token != self.bot_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         with self._cond:
