@@ -9,6 +9,7 @@ user can vote again), because a vote replayed hours later could override a newer
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -38,23 +39,6 @@ class RecordError(RuntimeError):
     def __init__(self, message: str, transient: bool = True) -> None:
         super().__init__(message)
         self.transient = transient
-
-
-def _pid_of(replay_file: Path) -> int:
-    suffix = replay_file.suffixes[-2].lstrip(".") if len(replay_file.suffixes) >= 2 else ""
-    return int(suffix) if suffix.isdigit() else 0
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _reason(error: Exception) -> str:
@@ -198,9 +182,16 @@ class InteractionLog:
         with contextlib.suppress(FileNotFoundError):
             os.replace(self.spool, claimed)  # new failures go to a fresh spool meanwhile
         written = 0
+        # Ours, and any left by a process that died mid-replay. A live replayer holds a lock
+        # on its file (released by the kernel if it dies), so no file is replayed twice at once.
         for path in sorted(self.spool.parent.glob(f"{self.spool.name}.*.replay")):
-            if path == claimed or not _process_alive(_pid_of(path)):
-                written += self._replay_file(path)  # ours, or left by a process that died
+            with contextlib.suppress(FileNotFoundError), open(path, "rb") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                if path.exists():  # not finished by another process just before we locked
+                    written += self._replay_file(path)
         if written:
             logger.info("replayed %d spooled interactions", written)
         return written
