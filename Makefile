@@ -54,6 +54,7 @@ lint: .venv/.synced
 bench: setup
 	$(PY) -m bench.retrieval_bench
 	$(PY) -m bench.answer_bench
+	$(PY) -m bench.slack_bench
 
 bench-answers: setup
 	$(PY) -m bench.answer_bench

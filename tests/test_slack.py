@@ -111,6 +111,7 @@ class SlackServer:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     def post(
         self, body: str, headers: dict[str, str] | None = None, path: str = "/slack/events"

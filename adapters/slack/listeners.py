@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -59,7 +58,6 @@ class SlackFrontEnd:
         self.files = SlackFiles(settings.file_hosts, desk.loader.max_file_mb)
 
     def register(self, app: AsyncApp) -> None:
-        app.middleware(self._drop_redeliveries)
         app.event("app_mention")(self.on_mention)
         app.event("message")(self.on_message)
         app.event("reaction_added")(self.on_reaction_added)
@@ -67,19 +65,25 @@ class SlackFrontEnd:
         app.action(FEEDBACK_ACTION)(self.on_feedback_button)
         app.command(re.compile(r"^/.+"))(self.on_command)
 
-    async def _drop_redeliveries(
-        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
+    async def _first_delivery(self, body: dict[str, Any]) -> bool:
+        """Slack redelivers events it thinks failed: act on each event id once, in any replica.
+
+        Checked in the listener, after Bolt has acknowledged: the acknowledgement never
+        waits on the database, which is busy with answers under load.
+        """
         event_id = body.get("event_id")
-        if event_id and not await asyncio.to_thread(self.conversations.claim_event, PLATFORM, event_id):
-            logger.info("event %s already handled; acknowledged again", event_id)
-            return BoltResponse(status=200, body="")  # not skipping next(): that would be a 404
-        await next()
-        return None
+        if not event_id:
+            return True
+        first = await asyncio.to_thread(self.conversations.claim_event, PLATFORM, event_id)
+        if not first:
+            logger.info("event %s already handled; ignoring the redelivery", event_id)
+        return first
 
     # -- questions -----------------------------------------------------------------------
 
-    async def on_mention(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if not await self._first_delivery(body):
+            return
         text = _MENTION.sub("", event.get("text", "")).strip()
         thread = event.get("thread_ts") or event["ts"]
         command, _, argument = text.partition(" ")
@@ -95,7 +99,7 @@ class SlackFrontEnd:
         await self._answer_in_thread(client, question, event["channel"], event["ts"], thread)
 
     async def on_message(
-        self, event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
     ) -> None:
         # The bot never reacts to itself or other bots, nor to edits, joins and the like.
         if event.get("bot_id") or event.get("user") in {None, context.get("bot_user_id")}:
@@ -105,10 +109,14 @@ class SlackFrontEnd:
         if event.get("channel_type") != "im":
             # Channel questions arrive as mentions; here only top-level posts in ingest channels.
             top_level = not event.get("thread_ts") and not _MENTION.match(event.get("text", ""))
-            if self.desk.is_ingest_channel(event["channel"]) and top_level:
+            if (
+                self.desk.is_ingest_channel(event["channel"])
+                and top_level
+                and await self._first_delivery(body)
+            ):
                 await self._ingest(event, client)
             return
-        if event.get("subtype"):
+        if event.get("subtype") or not await self._first_delivery(body):
             return
         thread = event.get("thread_ts") or event["ts"]
         scope = self.settings.dm_scope_channel
@@ -210,15 +218,15 @@ class SlackFrontEnd:
 
     # -- feedback ------------------------------------------------------------------------
 
-    async def on_reaction_added(self, event: dict[str, Any]) -> None:
-        await self._reaction(event, retract=False)
+    async def on_reaction_added(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._reaction(event, body, retract=False)
 
-    async def on_reaction_removed(self, event: dict[str, Any]) -> None:
-        await self._reaction(event, retract=True)
+    async def on_reaction_removed(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await self._reaction(event, body, retract=True)
 
-    async def _reaction(self, event: dict[str, Any], retract: bool) -> None:
+    async def _reaction(self, event: dict[str, Any], body: dict[str, Any], retract: bool) -> None:
         value, item = vote_of(event.get("reaction", "")), event.get("item", {})
-        if value is None or item.get("type") != "message":
+        if value is None or item.get("type") != "message" or not await self._first_delivery(body):
             return
         interaction_id = await asyncio.to_thread(
             self.conversations.interaction_for_message, PLATFORM, item.get("channel", ""), item.get("ts", "")
