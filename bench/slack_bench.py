@@ -2,7 +2,7 @@
 
 In one run against a fresh embedded Weaviate (samples/policies ingested with config/sample.yaml's
 groups), a SQLite log and the fake Slack Web API, our HTTP server (Bolt + SlackFrontEnd, wired as in
-tests/test_slack.py) receives ROUNDS bursts of 20 signed `app_mention` events at once, and it measures:
+tests/slack/harness.py) receives ROUNDS bursts of 20 signed `app_mention` events at once, and it measures:
 1. ack latency: request sent -> HTTP 200 (target p99 < 50 ms);
 2. end to end: request sent -> the fake receives the chat.postMessage in that thread, against
    `SupportBot.answer` called directly on the same questions, sequentially and from 20 threads at once.
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # mypy would follow tests.test_slack into tests/conftest.py, 
     SECRET: str
     SlackServer: Any
 else:
-    from tests.test_slack import SECRET, SlackServer
+    from tests.slack.harness import SECRET, SlackServer
 
 ROUNDS, WARMUP_ROUNDS = 10, 1
 ACK_TARGET_MS, OVERHEAD_TARGET_MS = 50.0, 150.0
