@@ -13,7 +13,6 @@ Prints tables with PASS/MISS per target and one JSON summary line last; also wri
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -22,20 +21,18 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.retrieval_bench import CHANNEL, RESULTS, Question, load_questions, parse_pdfs, pct, verdict
+from bench.retrieval_bench import CHANNEL, Question, load_questions, parse_pdfs, pct, verdict, write_results
 from bot.answering.base import Draft
 from bot.answering.citations import resolve_citations
 from bot.answering.claude import ClaudeAnswerer, make_client
 from bot.answering.extractive import ExtractiveAnswerer, ExtractiveSettings, HeuristicRewriter
-from bot.answering.prompts import PROMPT_VERSION
-from bot.core import AnswerSettings, SupportBot
+from bot.core import AnswerSettings, SupportBot, interaction_record
 from bot.store.database import create_db_engine, default_url, migrate
-from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord
+from bot.store.interactions import InteractionLog, InteractionRecord
 from bot.types import Answer, Platform
 from bot.types import Question as Ask
 from knowledge.access import AccessPolicy
@@ -114,40 +111,17 @@ def instant_answer(body: dict[str, Any]) -> Reply:
 
 
 def record_of(text: str, scope: AccessScope, passages: list[Passage], draft: Draft) -> InteractionRecord:
-    """What the core records for this draft (built here: the core's builder is private)."""
+    """What the core records for this draft, built by the core's own function."""
     resolved = resolve_citations(draft.text, passages)
-    markers = {c.chunk_id: c.marker for c in resolved.citations}
-    same = ("chunk_id", "doc_id", "title", "section", "version", "source", "score", "text")
-    rows = [
-        PassageRecord(
-            rank=rank,
-            acl=list(p.acl),
-            citation_marker=markers.get(p.chunk_id),
-            **{f: getattr(p, f) for f in same},
-        )
-        for rank, p in enumerate(passages, 1)
-    ]
-    return InteractionRecord(
-        id=str(uuid.uuid4()),
-        created_at=datetime.now(UTC).isoformat(),
-        platform=Platform.CLI.value,
-        channel=scope.channel,
-        user_id="bench",
-        thread_id="",
-        question=text,
-        rewritten_question="",
-        scope_groups=sorted(scope.groups),
-        answer_text=resolved.text,
-        kind=draft.kind.value,
-        abstained=draft.abstained,
-        answerer=draft.answerer,
+    answer = Answer(
+        resolved.text,
+        draft.kind,
+        citations=resolved.citations,
+        passages=tuple(passages),
         model=draft.model,
-        latency_ms=0.0,
-        system_prompt=draft.system_prompt,
-        user_prompt=draft.user_prompt,
-        prompt_version=PROMPT_VERSION,
-        passages=rows,
+        interaction_id=str(uuid.uuid4()),
     )
+    return interaction_record(Ask(text, Platform.CLI, scope.channel, "bench"), text, scope, answer, draft)
 
 
 def bench_overhead(
@@ -322,11 +296,7 @@ def main() -> None:
         "targets": dict(overhead=verdict(ok_latency), acl=verdict(ok_acl)),
         "runtime_s": round(time.perf_counter() - started, 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"answer_bench_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(summary, indent=2))
-    print()
-    print(json.dumps(summary))
+    write_results("answer_bench", summary)
 
 
 if __name__ == "__main__":

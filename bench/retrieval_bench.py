@@ -53,6 +53,14 @@ class Question:
     gold: str  # doc_id of the gold document
 
 
+def write_results(name: str, summary: dict[str, Any]) -> None:
+    """The run's figures: a timestamped JSON file in bench/results/, and one JSON line last."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}_{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2))
+    print()
+    print(json.dumps(summary))
+
+
 def group_of(folder: Path) -> str:
     """`Security_Cyber_Security_Policy` -> `security`: the folder prefix is the access group."""
     return folder.name.split("_", 1)[0].lower()
@@ -245,11 +253,7 @@ def main() -> None:
         "targets": dict(ingest=verdict(ok_ingest), recall=verdict(ok_quality), latency=verdict(ok_latency)),
         "runtime_s": round(time.perf_counter() - started, 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"retrieval_bench_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(summary, indent=2))
-    print()
-    print(json.dumps(summary))
+    write_results("retrieval_bench", summary)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from adapters.http_server import build_web_app
 from adapters.slack import build_slack_app
 from adapters.slack.listeners import APOLOGY, SlackFrontEnd
-from bench.retrieval_bench import REPO, RESULTS, pct, verdict
+from bench.retrieval_bench import REPO, pct, verdict, write_results
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
 from bot.core import SupportBot
 from bot.desk import KnowledgeDesk
@@ -260,11 +260,8 @@ def main() -> None:
         "targets": {k: verdict(v) for k, v in targets.items()},
         "runtime_s": round(time.perf_counter() - started, 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"slack_bench_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(summary, indent=2))
-    print()
-    print(json.dumps(summary))
+
+    write_results("slack_bench", summary)
 
 
 if __name__ == "__main__":

@@ -196,35 +196,42 @@ class SupportBot:
     def _record(
         self, question: Question, text: str, scope: AccessScope, answer: Answer, draft: Draft, error: str
     ) -> bool:
-        markers = {c.chunk_id: c.marker for c in answer.citations}
-        record = InteractionRecord(
-            id=answer.interaction_id or "",
-            created_at=datetime.now(UTC).isoformat(),
-            platform=question.platform.value,
-            channel=question.channel,
-            user_id=question.user,
-            thread_id=question.thread_id,
-            question=text,
-            rewritten_question=answer.rewritten_question,
-            scope_groups=sorted(scope.groups),
-            answer_text=answer.text,
-            kind=answer.kind.value,
-            abstained=answer.abstained,
-            answerer=draft.answerer,
-            model=answer.model,
-            latency_ms=answer.latency_ms,
-            notice=answer.notice,
-            error=error,
-            system_prompt=draft.system_prompt,
-            user_prompt=draft.user_prompt,
-            prompt_version=PROMPT_VERSION if draft.system_prompt else 0,
-            passages=_passage_records(answer.passages, markers),
-        )
+        record = interaction_record(question, text, scope, answer, draft, error)
         try:
             return self.log.record(record)
         except Exception:  # the answer is computed: a broken log (or spool) must not hide it
             logger.exception("interaction %s not recorded", record.id)
             return False
+
+
+def interaction_record(
+    question: Question, text: str, scope: AccessScope, answer: Answer, draft: Draft, error: str = ""
+) -> InteractionRecord:
+    """The log row for one answer: everything needed to judge or replay it later."""
+    markers = {c.chunk_id: c.marker for c in answer.citations}
+    return InteractionRecord(
+        id=answer.interaction_id or "",
+        created_at=datetime.now(UTC).isoformat(),
+        platform=question.platform.value,
+        channel=question.channel,
+        user_id=question.user,
+        thread_id=question.thread_id,
+        question=text,
+        rewritten_question=answer.rewritten_question,
+        scope_groups=sorted(scope.groups),
+        answer_text=answer.text,
+        kind=answer.kind.value,
+        abstained=answer.abstained,
+        answerer=draft.answerer,
+        model=answer.model,
+        latency_ms=answer.latency_ms,
+        notice=answer.notice,
+        error=error,
+        system_prompt=draft.system_prompt,
+        user_prompt=draft.user_prompt,
+        prompt_version=PROMPT_VERSION if draft.system_prompt else 0,
+        passages=_passage_records(answer.passages, markers),
+    )
 
 
 def _passage_records(passages: Sequence[Passage], markers: dict[str, int]) -> list[PassageRecord]:
