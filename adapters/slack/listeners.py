@@ -176,7 +176,8 @@ class SlackFrontEnd:
     async def _answer_in_thread(
         self, client: AsyncWebClient, question: Question, channel: str, message_ts: str, thread_ts: str | None
     ) -> None:
-        working = await self._react(client, "add", channel, message_ts)
+        # The reaction goes out while the answer is worked on, not before: it is only a sign of life.
+        reacting = asyncio.create_task(self._react(client, "add", channel, message_ts))
         try:
             answer = await asyncio.to_thread(self.bot.answer, question)
             posted = await client.chat_postMessage(
@@ -192,7 +193,7 @@ class SlackFrontEnd:
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts or message_ts, text=APOLOGY)
             return
         finally:
-            if working:
+            if await reacting:
                 await self._react(client, "remove", channel, message_ts)
         await self._remember(answer, channel, posted.get("ts"))
 

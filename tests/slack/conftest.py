@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from bot.store.interactions import InteractionLog
 from knowledge.loaders import DocumentDefaults, LoaderSettings
 from knowledge.service import WeaviateKnowledgeBase
 from tests.conftest import REPO, KBFactory
+from tests.fakes.postgres_server import PostgresServer
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.harness import SECRET, SlackServer
 
@@ -42,10 +44,20 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Any:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'log.db'}")
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite by default; a test parametrised indirectly with "postgresql" gets the session's server."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        return server.create_database(f"slack_{uuid.uuid4().hex[:10]}")
+    return f"sqlite:///{tmp_path / 'log.db'}"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Any]:
+    engine = create_db_engine(database_url)
     migrate(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 ServerFactory = Callable[..., SlackServer]
@@ -54,17 +66,23 @@ ServerFactory = Callable[..., SlackServer]
 @pytest.fixture
 def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[ServerFactory]:
     servers: list[SlackServer] = []
+    engines: list[Any] = []
 
-    def build(knowledge: Any = None) -> SlackServer:
+    def build(knowledge: Any = None, own_engine: bool = False) -> SlackServer:
+        """`own_engine`: a connection pool of its own on the same database, as another replica has."""
+        db = engine
+        if own_engine:
+            db = create_db_engine(engine.url.render_as_string(hide_password=False))
+            engines.append(db)
         settings = AnswerSettings()
         extractive = ExtractiveAnswerer(settings.extractive)
-        conversations = ConversationStore(engine)
+        conversations = ConversationStore(db)
         bot = SupportBot(
             knowledge or kb,
             extractive,
             extractive,
             HeuristicRewriter(),
-            InteractionLog(engine),
+            InteractionLog(db),
             settings,
             conversations,
         )
@@ -80,3 +98,5 @@ def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[S
     yield build
     for server in servers:
         server.close()
+    for db in engines:
+        db.dispose()

@@ -70,6 +70,8 @@ class SlackServer:
             await asyncio.wait(pending, timeout=15)
 
     def close(self) -> None:
+        if self._loop.is_closed():  # closed by the test already (a restart)
+            return
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -130,14 +131,33 @@ def test_reactions_and_buttons_vote_on_the_answer(start: ServerFactory, fake: Fa
     assert history == [("U5", "up", "reaction", False), ("U7", "down", "button", True)]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_redeliveries_are_answered_once_even_by_two_instances(start: ServerFactory, fake: FakeSlack) -> None:
-    first, second = start(), start()  # two replicas on one database
+    first, second = start(), start(own_engine=True)  # two replicas on one database
     event = mention_event(REMOTE, "C0ENG", "U1", "1700000010.000100")
     statuses = [(first if i % 2 else second).event(event, "EvSame")[0] for i in range(5)]
     assert statuses == [200] * 5
     fake.wait_for("chat.postMessage")
     time.sleep(1.0)
     assert len(fake.calls_to("chat.postMessage")) == 1
+
+
+def test_a_redelivery_after_a_restart_is_not_answered_again(start: ServerFactory, fake: FakeSlack) -> None:
+    before = start()
+    event = mention_event(REMOTE, "C0ENG", "U1", "1700000013.000100")
+    assert before.event(event, "EvRestart")[0] == 200
+    fake.wait_for("chat.postMessage")
+    before.close()
+    after = start(own_engine=True)  # a new process: nothing in memory, only the database
+    assert after.event(event, "EvRestart")[0] == 200
+    fresh = mention_event(BREACH, "C0ENG", "U1", "1700000014.000100")
+    assert after.event(fresh, "EvAfterRestart")[0] == 200
+    posts = fake.wait_for("chat.postMessage", count=2)
+    time.sleep(0.5)
+    assert [p.params["thread_ts"] for p in fake.calls_to("chat.postMessage")] == [
+        "1700000013.000100",
+        "1700000014.000100",
+    ], posts
 
 
 def test_forged_or_stale_requests_are_refused(start: ServerFactory, fake: FakeSlack, engine: Any) -> None:
@@ -195,3 +215,43 @@ def test_socket_mode_receives_events_over_a_websocket(start: ServerFactory, fake
         assert opened and all(call.token == "xapp-test" for call in opened)
     finally:
         socket.close()
+
+
+def test_tokens_and_secrets_never_reach_the_logs(
+    start: ServerFactory, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every logger at DEBUG (the SDKs', aiohttp's, ours) through an answer, a retried 429, a
+    file download, a forged request and a Socket Mode connection: no token or secret appears."""
+    socket = FakeSocketMode()
+    fake.socket_url = socket.url
+    try:
+        with caplog.at_level(logging.DEBUG):
+            server = start()
+            server.connect_socket_mode("xapp-test")
+            socket.wait_connected()
+            fake.rate_limit("chat.postMessage", times=1, retry_after=1)
+            server.event(mention_event(REMOTE, "C0ENG", "U1", "1700000060.000100"), "EvLog1")
+            note = fake.add_file(
+                "F60", "note.txt", "text", b"Kettles\nKettles are descaled monthly.", "text/plain"
+            )
+            post = message_event(
+                "audience: everyone",
+                "C0INGEST",
+                "U0HR1",
+                "1700000061.000100",
+                channel_type="channel",
+                files=[note],
+            )
+            server.event(post, "EvLog2")
+            body = json.dumps(
+                event_callback(mention_event(REMOTE, "C0ENG", "U1", "1700000062.000100"), "EvLog3")
+            )
+            assert server.post(body, signed_headers(body, "not-the-secret"))[0] == 401
+            fake.wait_for("chat.postMessage", count=3, timeout=30)  # 429, its retry, the ingest reply
+            assert fake.calls_to("files-pri")
+    finally:
+        socket.close()
+    logged = "\n".join(f"{r.getMessage()} {r.args!r}" for r in caplog.records)
+    assert "chat.postMessage" in logged  # the SDK did log its calls at DEBUG
+    for secret in ["xoxb-test", "xapp-test", SECRET]:
+        assert secret not in logged
