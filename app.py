@@ -13,6 +13,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -159,7 +160,8 @@ def cmd_serve(
         settings.slack_api_url,
     )
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    asyncio.run(_serve(build_web_app(slack), args.host, args.port, slack, app_token))
+    workers = settings.file.serve.workers(generative=settings.anthropic_api_key is not None)
+    asyncio.run(_serve(build_web_app(slack), args.host, args.port, slack, app_token, workers))
     return EXIT_OK
 
 
@@ -171,8 +173,11 @@ def check_serve_settings(settings: Settings) -> None:
 
 
 async def _serve(
-    web_app: web.Application, host: str, port: int, slack: AsyncApp, app_token: str | None
+    web_app: web.Application, host: str, port: int, slack: AsyncApp, app_token: str | None, workers: int
 ) -> None:
+    # The front ends run the synchronous core through asyncio.to_thread: this pool bounds
+    # how many questions are answered at once.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(workers, thread_name_prefix="answer"))
     runner = web.AppRunner(web_app)
     await runner.setup()
     socket = socket_mode_handler(slack, app_token) if app_token else None

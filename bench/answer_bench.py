@@ -25,7 +25,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.retrieval_bench import CHANNEL, Question, load_questions, parse_pdfs, pct, verdict, write_results
+from bench.retrieval_bench import (
+    CHANNEL,
+    Question,
+    embed_model_path,
+    load_questions,
+    parse_pdfs,
+    pct,
+    verdict,
+    write_results,
+)
 from bot.answering.base import Draft
 from bot.answering.citations import resolve_citations
 from bot.answering.claude import ClaudeAnswerer, make_client
@@ -247,7 +256,7 @@ def bench_calibration(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    model_path = Path(os.environ["EMBED_MODEL_PATH"])
+    model_path = embed_model_path()
     started = time.perf_counter()
     docs, parse_s = parse_pdfs()
     questions = load_questions()

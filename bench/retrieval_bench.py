@@ -38,6 +38,17 @@ from knowledge.service import KnowledgeSettings, WeaviateKnowledgeBase, open_kno
 from knowledge.types import AccessScope, SourceDocument
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def embed_model_path() -> Path:
+    """The offline embedding model: $EMBED_MODEL_PATH (set by the Makefile), else ../shared's copy."""
+    configured = os.environ.get("EMBED_MODEL_PATH")
+    path = Path(configured) if configured else REPO.parent / "shared" / "models" / "all-MiniLM-L6-v2-onnx"
+    if not (path / "model.onnx").is_file():
+        raise SystemExit(f"embedding model not found at {path}: run `make bench` or set EMBED_MODEL_PATH")
+    return path
+
+
 DATA = Path(os.environ.get("POLICY_QA_DIR", REPO.parent / "shared" / "data" / "policy-qa"))
 RESULTS = REPO / "bench" / "results"
 CHANNEL = "C0ALL"
@@ -221,7 +232,7 @@ def bench_latency(kb: WeaviateKnowledgeBase, questions: list[Question]) -> tuple
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    model_path = Path(os.environ["EMBED_MODEL_PATH"])
+    model_path = embed_model_path()
     started = time.perf_counter()
     docs, parse_s = parse_pdfs()
     questions = load_questions()

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from adapters.http_server import build_web_app
 from adapters.slack import build_slack_app
 from adapters.slack.listeners import APOLOGY, SlackFrontEnd
-from bench.retrieval_bench import REPO, pct, verdict, write_results
+from bench.retrieval_bench import REPO, embed_model_path, pct, verdict, write_results
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
 from bot.core import SupportBot
 from bot.desk import KnowledgeDesk
@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # mypy would follow tests.test_slack into tests/conftest.py, 
 else:
     from tests.slack.harness import SECRET, SlackServer
 
-ROUNDS, WARMUP_ROUNDS = 10, 1
+ROUNDS, WARMUP_ROUNDS = 30, 1
 ACK_TARGET_MS, OVERHEAD_TARGET_MS = 50.0, 150.0
 CHANNEL, USER = "C0CONSOLE", "U1"  # C0CONSOLE sees every group of the samples
 QUESTIONS = [
@@ -223,7 +223,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     started = time.perf_counter()
     config = load_file_config(REPO / "config" / "sample.yaml")
-    settings = KnowledgeSettings(embedding=EmbeddingSettings(model_path=Path(os.environ["EMBED_MODEL_PATH"])))
+    settings = KnowledgeSettings(embedding=EmbeddingSettings(model_path=embed_model_path()))
     print(f"samples/policies, {len(QUESTIONS)} questions from channel {CHANNEL}; cpus {os.cpu_count()}")
     with (
         tempfile.TemporaryDirectory(prefix="slack-bench-") as tmp,

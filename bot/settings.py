@@ -8,6 +8,7 @@ fails at start with the file's line number.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,27 @@ class SlackSettings(BaseModel):
     )
 
 
+class ServeSettings(BaseModel):
+    """The `serve` process, shared by the Slack and Teams front ends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer_workers: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description=(
+            "Questions answered at once. Default: 16 with Claude (answers wait on the API), "
+            "else the CPU count + 4 (extractive answers are CPU-bound; more threads only contend)."
+        ),
+    )
+
+    def workers(self, generative: bool) -> int:
+        if self.answer_workers is not None:
+            return self.answer_workers
+        return 16 if generative else (os.cpu_count() or 1) + 4
+
+
 class FileConfig(BaseModel):
     """The YAML settings file (`--config`)."""
 
@@ -71,6 +93,7 @@ class FileConfig(BaseModel):
     weaviate: WeaviateSettings = Field(default_factory=WeaviateSettings)
     answers: AnswerSettings = Field(default_factory=AnswerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @model_validator(mode="after")
     def _default_audience_exists(self) -> FileConfig:

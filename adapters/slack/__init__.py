@@ -8,7 +8,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import SlackFrontEnd
 
@@ -19,16 +18,16 @@ def build_slack_app(
     front: SlackFrontEnd, bot_token: str, signing_secret: str, api_url: str | None
 ) -> AsyncApp:
     """The Bolt app with our listeners; its Web API client backs off on 429s and retries."""
-    client = AsyncWebClient(
-        token=bot_token,
-        base_url=api_url or DEFAULT_API_URL,
-        # Replaces the SDK's default list, so the connection-error handler is named again.
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-        ],
-    )
-    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    app = AsyncApp(token=bot_token, signing_secret=signing_secret, process_before_response=False)
+    # Bolt builds its own client (handing it one makes Bolt warn that SLACK_BOT_TOKEN is
+    # unused whenever that variable is set, as it is in production): adjust that one.
+    client = app.client
+    client.base_url = api_url or DEFAULT_API_URL
+    # Replaces the SDK's default list, so the connection-error handler is named again.
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+    ]
     front.register(app)
     return app
 
