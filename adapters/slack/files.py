@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlparse
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.downloads import FetchError, download, mb
 from bot.desk import PostedFile
 
 logger = logging.getLogger(__name__)
@@ -46,33 +46,13 @@ class SlackFiles:
         name = info.get("name", "file")
         size = int(info.get("size") or 0)
         if size > self.max_bytes:
-            raise FetchError(
-                f"the file is {size / 1024 / 1024:.1f} MB, over the {self.max_bytes / 1024 / 1024:g} MB limit"
-            )
+            raise FetchError(f"the file is {size / 1024 / 1024:.1f} MB, over the {mb(self.max_bytes)} limit")
         url = info.get("url_private_download") or info.get("url_private") or ""
-        host = urlparse(url).hostname or ""
-        if host not in self.hosts:
-            raise FetchError(f"downloads from {host or 'that address'} are not allowed")
-        headers = {"Authorization": f"Bearer {client.token}"}
-        timeout = aiohttp.ClientTimeout(total=60)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, headers=headers) as response,
-        ):
-            if response.status != 200:
-                raise FetchError(f"the download failed (HTTP {response.status})")
-            if response.content_type == "text/html" and not name.lower().endswith((".html", ".htm")):
-                raise FetchError("the download returned a login page: check the bot's files:read scope")
-            chunks: list[bytes] = []
-            received = 0
-            # files.info's size could be wrong: count what actually arrives.
-            async for chunk in response.content.iter_chunked(64 * 1024):
-                received += len(chunk)
-                if received > self.max_bytes:
-                    raise FetchError(f"the file is over the {self.max_bytes / 1024 / 1024:g} MB limit")
-                chunks.append(chunk)
-        return PostedFile(name, b"".join(chunks), source=info.get("permalink", ""))
-
-
-class FetchError(RuntimeError):
-    pass
+        data = await download(
+            url,
+            hosts=self.hosts,
+            max_bytes=self.max_bytes,
+            name=name,
+            headers={"Authorization": f"Bearer {client.token}"},
+        )
+        return PostedFile(name, data, source=info.get("permalink", ""))
