@@ -6,35 +6,27 @@ python app.py [--config FILE] [--data-dir DIR] COMMAND ...
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import signal
 import sys
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 import authlib.deprecate
-from aiohttp import web
-from slack_bolt.async_app import AsyncApp
 
 # weaviate-client imports authlib's httpx integration, which warns on every start.
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
 
 from adapters import terminal  # noqa: E402
 from adapters.console import ChatConsole  # noqa: E402
-from adapters.http_server import build_web_app  # noqa: E402
-from adapters.slack import build_slack_app, socket_mode_handler  # noqa: E402
-from adapters.slack.listeners import SlackFrontEnd  # noqa: E402
 from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
 from bot.core import SupportBot  # noqa: E402
-from bot.desk import KnowledgeDesk  # noqa: E402
 from bot.settings import ConfigError, Settings, load_settings  # noqa: E402
 from bot.store.conversations import ConversationStore  # noqa: E402
 from bot.store.database import DatabaseError, create_db_engine, default_url, migrate, safe_url  # noqa: E402
@@ -149,50 +141,10 @@ def _read_questions(path: Path) -> list[tuple[object, str]]:
 def cmd_serve(
     bot: SupportBot, kb: WeaviateKnowledgeBase, settings: Settings, args: argparse.Namespace
 ) -> int:
-    check_serve_settings(settings)
-    assert bot.conversations is not None and settings.slack_bot_token and settings.slack_signing_secret
-    desk = KnowledgeDesk(kb, settings.file.ingest, settings.knowledge.loader)
-    front = SlackFrontEnd(bot, bot.conversations, settings.file.slack, desk)
-    slack = build_slack_app(
-        front,
-        settings.slack_bot_token.get_secret_value(),
-        settings.slack_signing_secret.get_secret_value(),
-        settings.slack_api_url,
-    )
-    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    workers = settings.file.serve.workers(generative=settings.anthropic_api_key is not None)
-    asyncio.run(_serve(build_web_app(slack), args.host, args.port, slack, app_token, workers))
+    from adapters.serve import serve  # the chat SDKs load only for serve
+
+    serve(bot, kb, settings, args.host, args.port)
     return EXIT_OK
-
-
-def check_serve_settings(settings: Settings) -> None:
-    if settings.slack_bot_token is None or settings.slack_signing_secret is None:
-        raise UsageError(
-            "serve needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see the README's Slack section)"
-        )
-
-
-async def _serve(
-    web_app: web.Application, host: str, port: int, slack: AsyncApp, app_token: str | None, workers: int
-) -> None:
-    # The front ends run the synchronous core through asyncio.to_thread: this pool bounds
-    # how many questions are answered at once.
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(workers, thread_name_prefix="answer"))
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    socket = socket_mode_handler(slack, app_token) if app_token else None
-    try:
-        await web.TCPSite(runner, host, port).start()
-        if socket is not None:
-            await socket.connect_async()  # events come over the WebSocket instead
-            terminal.err.print(f"Connected to Slack in Socket Mode (health: http://{host}:{port}/health)")
-        else:
-            terminal.err.print(f"Serving Slack events at http://{host}:{port}/slack/events (health: /health)")
-        await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
-    finally:
-        if socket is not None:
-            await socket.close_async()
-        await runner.cleanup()
 
 
 def check_usage(args: argparse.Namespace) -> None:
@@ -329,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         check_usage(args)
         settings = load_settings(args.config, args.data_dir)
         if args.command == "serve":
+            from adapters.serve import check_serve_settings
+
             check_serve_settings(settings)  # before the slow start
         if args.command == "reindex":
             from knowledge.reindex import reindex

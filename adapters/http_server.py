@@ -1,18 +1,23 @@
-"""The one aiohttp server the chat platforms talk to: Slack at /slack/events (and, later,
-Teams at /api/messages), plus /health for load balancers and container probes."""
+"""The one aiohttp server the chat platforms talk to: Slack at /slack/events, Teams at
+/api/messages, plus /health for load balancers and container probes."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+if TYPE_CHECKING:
+    from adapters.teams import TeamsEndpoint
 
-def build_web_app(slack: AsyncApp | None) -> web.Application:
+
+def build_web_app(slack: AsyncApp | None, teams: TeamsEndpoint | None = None) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
 
     async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "slack": slack is not None})
+        return web.json_response({"status": "ok", "slack": slack is not None, "teams": teams is not None})
 
     app.router.add_get("/health", health)
     if slack is not None:
@@ -22,4 +27,6 @@ def build_web_app(slack: AsyncApp | None) -> web.Application:
             return await to_aiohttp_response(await slack.async_dispatch(await to_bolt_request(request)))
 
         app.router.add_post("/slack/events", slack_events)
+    if teams is not None:
+        app.router.add_post("/api/messages", teams.handle)
     return app

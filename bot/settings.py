@@ -58,6 +58,28 @@ class SlackSettings(BaseModel):
     )
 
 
+class TeamsSettings(BaseModel):
+    """How the Teams front end behaves (the app id and password are deployment settings: environment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    personal_scope_channel: str = Field(
+        "@dm", description="Personal (1:1) chats are scoped as this channel id: map it in access.groups."
+    )
+    file_hosts: list[str] = Field(
+        default_factory=lambda: ["*.sharepoint.com"],
+        description="Hosts Teams file download links may point at (`*.` matches subdomains).",
+    )
+    up_reactions: list[str] = Field(
+        default_factory=lambda: ["like", "1f44d_thumbsup"], description="Reactions that count as a thumbs-up."
+    )
+    down_reactions: list[str] = Field(
+        default_factory=lambda: ["1f44e_thumbsdown", "sad"],
+        description="Reactions that count as a thumbs-down (classic Teams has no thumbs-down: sad).",
+    )
+    typing_interval_s: float = Field(3.0, gt=0, description="How often the typing indicator is renewed.")
+
+
 class ServeSettings(BaseModel):
     """The `serve` process, shared by the Slack and Teams front ends."""
 
@@ -93,6 +115,7 @@ class FileConfig(BaseModel):
     weaviate: WeaviateSettings = Field(default_factory=WeaviateSettings)
     answers: AnswerSettings = Field(default_factory=AnswerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @model_validator(mode="after")
@@ -127,7 +150,29 @@ class EnvSettings(BaseSettings):
     slack_api_url: str | None = Field(
         None, alias="SLACK_API_URL", description="Slack Web API base URL (a test server); default Slack's."
     )
+    microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
+    microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
+    microsoft_app_type: str = Field("MultiTenant", alias="MICROSOFT_APP_TYPE")
+    microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
+    # Bot Framework's own names; set only for a sovereign/private cloud, or a test identity server.
+    openid_metadata_url: str | None = Field(None, alias="TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL")
+    login_url: str | None = Field(None, alias="TO_CHANNEL_FROM_BOT_LOGIN_URL")
     config: Path | None = Field(None, alias="SUPPORTBOT_CONFIG")
+
+
+APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant"}
+
+
+@dataclass(frozen=True)
+class TeamsCredentials:
+    """The bot's Azure registration: what Bot Framework authentication needs."""
+
+    app_id: str
+    password: SecretStr
+    app_type: str = "MultiTenant"  # or SingleTenant (then tenant_id is required)
+    tenant_id: str | None = None
+    openid_metadata_url: str | None = None
+    login_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +188,7 @@ class Settings:
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
+    teams: TeamsCredentials | None = None
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -234,6 +280,27 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
         slack_signing_secret=_set(env.slack_signing_secret),
         slack_app_token=_set(env.slack_app_token),
         slack_api_url=env.slack_api_url or None,
+        teams=_teams_credentials(env),
+    )
+
+
+def _teams_credentials(env: EnvSettings) -> TeamsCredentials | None:
+    """None when Teams is not configured; an error when it is half configured."""
+    app_id, password = env.microsoft_app_id or None, _set(env.microsoft_app_password)
+    if app_id is None and password is None:
+        return None
+    if app_id is None or password is None:
+        raise ConfigError("Teams needs both MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD")
+    app_type = APP_TYPES.get((env.microsoft_app_type or "MultiTenant").lower())
+    if app_type is None:
+        raise ConfigError(
+            f"MICROSOFT_APP_TYPE must be MultiTenant or SingleTenant, not {env.microsoft_app_type!r}"
+        )
+    tenant = env.microsoft_app_tenant_id or None
+    if app_type == "SingleTenant" and tenant is None:
+        raise ConfigError("MICROSOFT_APP_TYPE=SingleTenant needs MICROSOFT_APP_TENANT_ID")
+    return TeamsCredentials(
+        app_id, password, app_type, tenant, env.openid_metadata_url or None, env.login_url or None
     )
 
 
