@@ -88,9 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--questions", type=Path, help='JSONL of {"id", "question"}; needs --json')
     ask.add_argument("--json", action="store_true")
 
-    serve = commands.add_parser("serve", help="answer in Slack (HTTP events at /slack/events, /health)")
+    serve = commands.add_parser(
+        "serve", help="answer in Slack (/slack/events or Socket Mode) and Teams (/api/messages); /health"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 in a container)")
     serve.add_argument("--port", type=int, default=3000)
+
+    package = commands.add_parser("teams-package", help="build the Teams app package (manifest + icons zip)")
+    package.add_argument("--out", type=Path, default=Path("supportbot-teams.zip"), help="the zip to write")
+    package.add_argument("--app-id", help="the Azure bot's app id; default: $MICROSOFT_APP_ID")
+    package.add_argument("--domain", required=True, help="host name where serve is reachable")
+    package.add_argument("--name", default="Support Bot", help="the app's name in Teams")
+    package.add_argument("--version", default="1.0.0", help="bump it for every upload of a change")
+    package.add_argument("--developer", default="IT", help="publisher name shown in Teams")
+    package.add_argument("--website", default="", help="https URL for the about page; default https://DOMAIN")
 
     chat = commands.add_parser("chat", help="a local chat console standing in for a channel")
     chat.add_argument("--channel", required=True, help="the channel the console stands in for")
@@ -136,6 +147,22 @@ def _read_questions(path: Path) -> list[tuple[object, str]]:
         except (ValueError, KeyError, TypeError) as err:
             raise UsageError(f'{path}:{number}: expected {{"id": ..., "question": ...}} ({err})') from err
     return items
+
+
+def cmd_teams_package(args: argparse.Namespace) -> int:
+    from adapters.teams.package import PackageError, PackageOptions, build_package
+    from bot.settings import EnvSettings
+
+    app_id = args.app_id or EnvSettings().microsoft_app_id
+    if not app_id:
+        raise UsageError("teams-package needs the bot's app id: --app-id or MICROSOFT_APP_ID")
+    options = PackageOptions(app_id, args.domain, args.name, args.version, args.developer, args.website)
+    try:
+        out = build_package(options, args.out)
+    except PackageError as error:
+        raise UsageError(str(error)) from error
+    terminal.out.print(f"Wrote {out}: upload it in Teams (Apps -> Manage your apps -> Upload an app).")
+    return EXIT_OK
 
 
 def cmd_serve(
@@ -279,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         check_usage(args)
+        if args.command == "teams-package":  # needs no settings file, only the app id
+            return cmd_teams_package(args)
         settings = load_settings(args.config, args.data_dir)
         if args.command == "serve":
             from adapters.serve import check_serve_settings
