@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, ConversationReference, MessageReaction
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ConversationReference,
+    ErrorResponseException,
+    MessageReaction,
+    ResourceResponse,
+)
 
 from adapters.downloads import FetchError, download
 from adapters.teams.activities import (
@@ -39,6 +46,16 @@ PLATFORM = Platform.TEAMS.value
 APOLOGY = "Sorry, something went wrong while I was answering. Please try again in a minute."
 HINT = "Ask me a question about our policies, e.g. “How many days can I work remotely?”"
 Work = Callable[[TurnContext], Awaitable[None]]
+SEND_ATTEMPTS = 4
+RETRYABLE = {429, 502, 503, 504}
+
+
+def _retry_after(response: object) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After", ""))
+    except ValueError:
+        return None
 
 
 class TeamsFrontEnd(ActivityHandler):
@@ -93,19 +110,22 @@ class TeamsFrontEnd(ActivityHandler):
         else:
             question = Question(text, Platform.TEAMS, place.scope, user, place.thread)
             work = self._answer_work(question, place)
-        await turn_context.send_activity(Activity(type=ActivityTypes.typing))
         self._later(TurnContext.get_conversation_reference(activity), work)
+        await self._typing(turn_context)
 
     def _later(self, reference: ConversationReference, work: Work) -> None:
         """Run `work` after this request has been answered, in a proactive turn on the same
         conversation (the reference's activity id makes replies land in the thread)."""
 
         async def turn(context: TurnContext) -> None:
+            # botbuilder gives the continuation activity an id of its own, and replies would
+            # point at it: point them at the message being answered instead.
+            context.activity.id = reference.activity_id
             try:
                 await work(context)
             except Exception:
                 logger.exception("working on a Teams message failed")
-                await context.send_activity(plain_activity(APOLOGY))
+                await self._send(context, plain_activity(APOLOGY))
 
         async def run() -> None:
             try:
@@ -123,6 +143,21 @@ class TeamsFrontEnd(ActivityHandler):
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
+    async def _send(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
+        """Send, waiting out the Bot Connector's throttling: botbuilder does not retry POSTs."""
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                return await context.send_activity(activity)
+            except ErrorResponseException as error:
+                response = getattr(error, "response", None)
+                status = getattr(response, "status_code", None)
+                if status not in RETRYABLE or attempt == SEND_ATTEMPTS - 1:
+                    raise
+                delay = _retry_after(response) or 2.0**attempt
+                logger.info("Bot Connector said %s; retrying in %.1f s", status, delay)
+                await asyncio.sleep(min(delay, 30.0))
+        return None
+
     def _answer_work(self, question: Question, place: Where) -> Work:
         async def work(context: TurnContext) -> None:
             typing = asyncio.create_task(self._keep_typing(context))
@@ -130,7 +165,7 @@ class TeamsFrontEnd(ActivityHandler):
                 answer = await asyncio.to_thread(self.bot.answer, question)
             finally:
                 typing.cancel()
-            sent = await context.send_activity(answer_activity(answer))
+            sent = await self._send(context, answer_activity(answer))
             await self._remember(answer, place, sent.id if sent else None)
 
         return work
@@ -139,7 +174,18 @@ class TeamsFrontEnd(ActivityHandler):
         # Teams hides the indicator after a few seconds: renew it while the answer is worked on.
         while True:
             await asyncio.sleep(self.settings.typing_interval_s)
+            if not await self._typing(context):
+                return
+
+    @staticmethod
+    async def _typing(context: TurnContext) -> bool:
+        # A nicety: throttling or an outage must not stop the answer.
+        try:
             await context.send_activity(Activity(type=ActivityTypes.typing))
+            return True
+        except Exception as error:
+            logger.info("typing indicator not sent: %s", error)
+            return False
 
     async def _remember(self, answer: Answer, place: Where, message_id: str | None) -> None:
         # The answer is out: if this fails, votes on it go unrecorded, but no apology.
@@ -158,7 +204,7 @@ class TeamsFrontEnd(ActivityHandler):
     def _desk_work(self, act: Callable[[], DeskReply]) -> Work:
         async def work(context: TurnContext) -> None:
             reply = await asyncio.to_thread(act)
-            await context.send_activity(reply_activity(reply))
+            await self._send(context, reply_activity(reply))
 
         return work
 
@@ -167,7 +213,7 @@ class TeamsFrontEnd(ActivityHandler):
 
         async def work(context: TurnContext) -> None:
             if not self.desk.may_change(user):
-                await context.send_activity(reply_activity(self.desk.refusal()))
+                await self._send(context, reply_activity(self.desk.refusal()))
                 return
             files: list[PostedFile] = []
             problems: list[str] = []
@@ -189,7 +235,7 @@ class TeamsFrontEnd(ActivityHandler):
                 reply = await asyncio.to_thread(self.desk.ingest, Post(place.scope, user, text, tuple(files)))
                 if problems:
                     reply = DeskReply(False, "\n".join([*problems, reply.text]), reply.results)
-            await context.send_activity(reply_activity(reply))
+            await self._send(context, reply_activity(reply))
 
         return work
 

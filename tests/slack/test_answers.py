@@ -193,7 +193,7 @@ def test_health_and_reaction_names() -> None:
     server = SlackServer(build_web_app(None))
     try:
         with urllib.request.urlopen(server.url + "/health", timeout=10) as response:
-            assert json.loads(response.read()) == {"status": "ok", "slack": False}
+            assert json.loads(response.read()) == {"status": "ok", "slack": False, "teams": False}
     finally:
         server.close()
 

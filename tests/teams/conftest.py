@@ -1,0 +1,172 @@
+"""Fixtures of the Teams tests: the real CloudAdapter behind our server, JWT validation on,
+a fake Microsoft identity service (HTTPS) and a fake Bot Connector recording replies."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from adapters.http_server import build_web_app
+from adapters.teams import TeamsEndpoint
+from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
+from bot.core import AnswerSettings, SupportBot
+from bot.desk import KnowledgeDesk
+from bot.settings import IngestPolicy, TeamsCredentials, TeamsSettings, load_file_config
+from bot.store.conversations import ConversationStore
+from bot.store.database import create_db_engine, migrate
+from bot.store.interactions import InteractionLog
+from knowledge.loaders import DocumentDefaults, LoaderSettings
+from knowledge.service import WeaviateKnowledgeBase
+from tests.conftest import REPO, KBFactory
+from tests.fakes.bot_connector import FakeConnector
+from tests.fakes.ms_identity import FakeIdentity
+from tests.fakes.postgres_server import PostgresServer
+from tests.fakes.teams_payloads import BOT_APP_ID, CHANNEL_ID
+from tests.slack.harness import SlackServer
+
+PASSWORD = "teams-test-app-secret"
+ENG = CHANNEL_ID  # an ordinary channel: everyone's documents only
+SEC = "19:security@thread.tacv2"  # mapped to the security group
+INGEST = "19:policy-updates@thread.tacv2"
+POSTER_AAD = "00000000-0000-0000-0000-0000000000b0"  # an HR poster, listed by Entra object id
+POSTER = "29:poster-1"
+
+
+class TeamsServer:
+    """Our aiohttp server (Teams endpoint) in a thread; activities are posted as Teams would."""
+
+    def __init__(self, endpoint: TeamsEndpoint, identity: FakeIdentity) -> None:
+        self.endpoint = endpoint
+        self.identity = identity
+        self.web = SlackServer(build_web_app(None, endpoint))
+        self.url = self.web.url
+
+    def send(
+        self, activity: dict[str, Any], token: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        """POST /api/messages with a valid channel token unless `token` or `headers` say otherwise."""
+        if headers is None:
+            bearer = (
+                token
+                if token is not None
+                else self.identity.channel_token(BOT_APP_ID, activity["serviceUrl"])
+            )
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"}
+        request = urllib.request.Request(
+            self.url + "/api/messages", data=json.dumps(activity).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def close(self) -> None:
+        self.web.close()
+
+
+@pytest.fixture(scope="module")
+def kb(make_kb: KBFactory) -> WeaviateKnowledgeBase:
+    groups = {k: list(v) for k, v in load_file_config(REPO / "config" / "sample.yaml").access.groups.items()}
+    groups["security"].append(SEC)
+    base = make_kb(groups)
+    results = base.ingest_paths([REPO / "samples" / "policies"], DocumentDefaults(audience=("everyone",)))
+    assert all(r.ok for r in results), results
+    return base
+
+
+@pytest.fixture(scope="module")
+def identity() -> Iterator[FakeIdentity]:
+    with FakeIdentity(apps={BOT_APP_ID: PASSWORD}) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _trust_the_fake_identity(monkeypatch: pytest.MonkeyPatch, identity: FakeIdentity) -> None:
+    # MSAL and botframework fetch tokens and keys with `requests`, over HTTPS.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", identity.ca_bundle)
+
+
+@pytest.fixture
+def connector(identity: FakeIdentity) -> Iterator[FakeConnector]:
+    with FakeConnector(identity) as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite by default; a test parametrised indirectly with "postgresql" gets the session's server."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        return server.create_database(f"teams_{uuid.uuid4().hex[:10]}")
+    return f"sqlite:///{tmp_path / 'log.db'}"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Any]:
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def credentials(identity: FakeIdentity, **changes: Any) -> TeamsCredentials:
+    values: dict[str, Any] = {
+        "app_id": BOT_APP_ID,
+        "password": SecretStr(PASSWORD),
+        "openid_metadata_url": identity.openid_metadata_url,
+        "login_url": identity.login_url(),
+    }
+    return TeamsCredentials(**(values | changes))
+
+
+ServerFactory = Callable[..., TeamsServer]
+
+
+@pytest.fixture
+def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Iterator[ServerFactory]:
+    servers: list[TeamsServer] = []
+    engines: list[Any] = []
+
+    def build(
+        knowledge: Any = None, own_engine: bool = False, typing_interval_s: float = 0.5, **creds: Any
+    ) -> TeamsServer:
+        db = engine
+        if own_engine:  # a connection pool of its own on the same database, as another replica has
+            db = create_db_engine(engine.url.render_as_string(hide_password=False))
+            engines.append(db)
+        settings = AnswerSettings()
+        extractive = ExtractiveAnswerer(settings.extractive)
+        conversations = ConversationStore(db)
+        bot = SupportBot(
+            knowledge or kb,
+            extractive,
+            extractive,
+            HeuristicRewriter(),
+            InteractionLog(db),
+            settings,
+            conversations,
+        )
+        policy = IngestPolicy(channels=[INGEST], posters=[POSTER_AAD], default_audience=["everyone"])
+        desk = KnowledgeDesk(knowledge or kb, policy, LoaderSettings(max_file_mb=1))
+        teams = TeamsSettings(
+            file_hosts=["127.0.0.1"], typing_interval_s=typing_interval_s
+        )  # the fake serves the files
+        endpoint = TeamsEndpoint(bot, conversations, teams, desk, credentials(identity, **creds))
+        server = TeamsServer(endpoint, identity)
+        servers.append(server)
+        return server
+
+    yield build
+    for server in servers:
+        server.close()
+    for db in engines:
+        db.dispose()
