@@ -63,3 +63,51 @@ def test_environment_overrides_deployment_settings(tmp_path: Path, monkeypatch: 
     assert settings.knowledge.weaviate.collection == "Docs"
     assert settings.knowledge.embedding.model_path == tmp_path
     assert "s3cret" not in repr(settings)
+
+
+TEAMS_VARS = ["MICROSOFT_APP_ID", "MICROSOFT_APP_PASSWORD", "MICROSOFT_APP_TYPE", "MICROSOFT_APP_TENANT_ID"]
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"MICROSOFT_APP_ID": "app"}, "needs both MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD"),
+        ({"MICROSOFT_APP_PASSWORD": "p"}, "needs both MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD"),
+        (
+            {"MICROSOFT_APP_ID": "app", "MICROSOFT_APP_PASSWORD": "p", "MICROSOFT_APP_TYPE": "SingleTenant"},
+            "needs MICROSOFT_APP_TENANT_ID",
+        ),
+        (
+            {"MICROSOFT_APP_ID": "app", "MICROSOFT_APP_PASSWORD": "p", "MICROSOFT_APP_TYPE": "Personal"},
+            "MultiTenant or SingleTenant",
+        ),
+    ],
+)
+def test_half_configured_teams_is_refused(
+    values: dict[str, str], problem: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    for name in TEAMS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=problem):
+        load_settings()
+
+
+def test_teams_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in TEAMS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings().teams is None
+    monkeypatch.setenv("MICROSOFT_APP_ID", "app")
+    monkeypatch.setenv("MICROSOFT_APP_PASSWORD", "s3cret")
+    monkeypatch.setenv("MICROSOFT_APP_TYPE", "singletenant")
+    monkeypatch.setenv("MICROSOFT_APP_TENANT_ID", "tenant-1")
+    teams = load_settings().teams
+    assert teams is not None and (teams.app_id, teams.app_type, teams.tenant_id) == (
+        "app",
+        "SingleTenant",
+        "tenant-1",
+    )
+    assert teams.password.get_secret_value() == "s3cret" and "s3cret" not in repr(teams)

@@ -1,0 +1,130 @@
+"""`python app.py serve` as an operator runs it: one subprocess answering Slack and Teams."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from knowledge.weaviate_server import free_port
+from tests.cli_runner import REPO, cli
+from tests.fakes.bot_connector import FakeConnector
+from tests.fakes.ms_identity import FakeIdentity
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_payloads import event_callback, mention_event, signed_headers
+from tests.fakes.teams_payloads import BOT_APP_ID, channel_mention
+from tests.slack.harness import REMOTE, SECRET
+
+TEAMS_PASSWORD = "serve-teams-secret"
+
+pytestmark = pytest.mark.weaviate
+
+
+@contextmanager
+def serving(environ: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--config", environ["CFG"], "serve", "--port", str(port)],
+        cwd=REPO,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"serve did not come up:\n{process.communicate()[0]}") from None
+                time.sleep(0.3)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(samples_env: dict[str, str]) -> None:
+    with (
+        FakeSlack(bot_token="xoxb-serve") as fake,
+        FakeIdentity(apps={BOT_APP_ID: TEAMS_PASSWORD}) as identity,
+        FakeConnector(identity) as connector,
+    ):
+        environ = {
+            **samples_env,
+            "SLACK_BOT_TOKEN": "xoxb-serve",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "MICROSOFT_APP_ID": BOT_APP_ID,
+            "MICROSOFT_APP_PASSWORD": TEAMS_PASSWORD,
+            "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.openid_metadata_url,
+            "TO_CHANNEL_FROM_BOT_LOGIN_URL": identity.login_url(),
+            "REQUESTS_CA_BUNDLE": identity.ca_bundle,
+        }
+        with serving(environ) as (process, url):
+            with urllib.request.urlopen(url + "/health", timeout=10) as response:
+                assert json.loads(response.read()) == {"status": "ok", "slack": True, "teams": True}
+            body = json.dumps(
+                event_callback(mention_event(REMOTE, "C0ENG", "U1", "1700000070.000100"), "EvServe")
+            )
+            request = urllib.request.Request(
+                url + "/slack/events", body.encode(), signed_headers(body, SECRET)
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+            activity = channel_mention(REMOTE, service_url=connector.service_url)
+            token = identity.channel_token(BOT_APP_ID, connector.service_url)
+            request = urllib.request.Request(
+                url + "/api/messages",
+                json.dumps(activity).encode(),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 201
+            [post] = fake.wait_for("chat.postMessage", timeout=60)
+            assert post.params["thread_ts"] == "1700000070.000100" and post.token == "xoxb-serve"
+            assert "three days per week" in json.dumps(post.params.get("blocks"))
+            [reply] = connector.wait_for("replies", timeout=60)
+            assert reply.activity_id == activity["id"] and "three days per week" in json.dumps(reply.body)
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "Serving Slack events" in output and "Serving Teams" in output and "WARNING" not in output
+    for secret in ["xoxb-serve", SECRET, TEAMS_PASSWORD, token]:
+        assert secret not in output
+
+
+def test_serve_says_what_is_missing(env: dict[str, str]) -> None:
+    blank = {
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_SIGNING_SECRET": "",
+        "MICROSOFT_APP_ID": "",
+        "MICROSOFT_APP_PASSWORD": "",
+    }
+    result = cli(["serve"], {**env, **blank})
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET" in result.stderr and "MICROSOFT_APP_ID" in result.stderr
+    result = cli(["serve"], {**env, **blank, "SLACK_BOT_TOKEN": "xoxb-x"})
+    assert result.returncode == 2 and "Slack needs both" in result.stderr
+    result = cli(
+        ["serve"], {**env, **blank, "MICROSOFT_APP_ID": BOT_APP_ID, "MICROSOFT_APP_TYPE": "SingleTenant"}
+    )
+    assert result.returncode == 2 and "MICROSOFT_APP_PASSWORD" in result.stderr
+    teams = {**env, **blank, "MICROSOFT_APP_ID": BOT_APP_ID, "MICROSOFT_APP_PASSWORD": "p"}
+    result = cli(["serve"], {**teams, "MICROSOFT_APP_TYPE": "SingleTenant"})
+    assert result.returncode == 2 and "MICROSOFT_APP_TENANT_ID" in result.stderr
+    result = cli(["serve"], {**teams, "MICROSOFT_APP_TYPE": "Personal"})
+    assert result.returncode == 2 and "MultiTenant or SingleTenant" in result.stderr
