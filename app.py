@@ -170,8 +170,7 @@ def cmd_serve(
 ) -> int:
     from adapters.serve import serve  # the chat SDKs load only for serve
 
-    serve(bot, kb, settings, args.host, args.port)
-    return EXIT_OK
+    return serve(bot, kb, settings, args.host, args.port)
 
 
 def check_usage(args: argparse.Namespace) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import signal
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -15,6 +15,7 @@ from adapters.http_server import build_web_app
 from adapters.slack import build_slack_app, socket_mode_handler
 from adapters.slack.listeners import SlackFrontEnd
 from adapters.teams import TeamsEndpoint
+from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import KnowledgeAdmin, KnowledgeDesk
 from bot.settings import ConfigError, Settings
@@ -28,6 +29,11 @@ def check_serve_settings(settings: Settings) -> None:
         raise ConfigError(
             "Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see the README's Slack section)"
         )
+    if settings.teams is not None and not settings.file.teams.tenants(settings.teams):
+        raise ConfigError(
+            "Teams needs the tenant(s) to answer: set MICROSOFT_APP_TENANT_ID or teams.allowed_tenants "
+            "(otherwise any organisation could use a multi-tenant bot)"
+        )
     if not slack and settings.teams is None:
         raise ConfigError(
             "serve needs Slack (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) or Teams "
@@ -35,13 +41,15 @@ def check_serve_settings(settings: Settings) -> None:
         )
 
 
-def serve(bot: SupportBot, kb: KnowledgeAdmin, settings: Settings, host: str, port: int) -> None:
+def serve(bot: SupportBot, kb: KnowledgeAdmin, settings: Settings, host: str, port: int) -> int:
+    """Run until SIGTERM or Ctrl-C; answers under way are finished first. The exit code."""
     check_serve_settings(settings)
     assert bot.conversations is not None
     desk = KnowledgeDesk(kb, settings.file.ingest, settings.knowledge.loader)
+    workers = Workers(settings.file.serve.workers(generative=settings.anthropic_api_key is not None))
     slack: AsyncApp | None = None
     if settings.slack_bot_token is not None and settings.slack_signing_secret is not None:
-        front = SlackFrontEnd(bot, bot.conversations, settings.file.slack, desk)
+        front = SlackFrontEnd(bot, bot.conversations, settings.file.slack, desk, workers)
         slack = build_slack_app(
             front,
             settings.slack_bot_token.get_secret_value(),
@@ -49,27 +57,33 @@ def serve(bot: SupportBot, kb: KnowledgeAdmin, settings: Settings, host: str, po
             settings.slack_api_url,
         )
     teams = (
-        TeamsEndpoint(bot, bot.conversations, settings.file.teams, desk, settings.teams)
+        TeamsEndpoint(bot, bot.conversations, settings.file.teams, desk, settings.teams, workers)
         if settings.teams is not None
         else None
     )
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-    workers = settings.file.serve.workers(generative=settings.anthropic_api_key is not None)
-    asyncio.run(_serve(build_web_app(slack, teams), host, port, slack, teams, app_token, workers))
+    try:
+        return asyncio.run(
+            _serve(build_web_app(slack, teams), host, port, slack, app_token, teams is not None)
+        )
+    finally:
+        workers.shutdown()
 
 
 async def _serve(
-    web_app: web.Application,
-    host: str,
-    port: int,
-    slack: AsyncApp | None,
-    teams: TeamsEndpoint | None,
-    app_token: str | None,
-    workers: int,
-) -> None:
-    # The front ends run the synchronous core through asyncio.to_thread: this pool bounds
-    # how many questions are answered at once.
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(workers, thread_name_prefix="answer"))
+    web_app: web.Application, host: str, port: int, slack: AsyncApp | None, app_token: str | None, teams: bool
+) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    stopped_by: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+
+        def on_signal(signum: int = signum) -> None:
+            stopped_by.append(signum)
+            stop.set()
+
+        # Handled in the loop, not by raising in it: a raise would cancel answers under way.
+        loop.add_signal_handler(signum, on_signal)
     runner = web.AppRunner(web_app)
     await runner.setup()
     socket = socket_mode_handler(slack, app_token) if slack is not None and app_token else None
@@ -81,13 +95,23 @@ async def _serve(
             terminal.err.print("Connected to Slack in Socket Mode")
         elif slack is not None:
             terminal.err.print(f"Serving Slack events at {base}/slack/events")
-        if teams is not None:
+        if teams:
             terminal.err.print(f"Serving Teams (Bot Framework) at {base}/api/messages")
         terminal.err.print(f"Health: {base}/health")
-        await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
+        await stop.wait()
     finally:
         if socket is not None:
             await socket.close_async()
-        await runner.cleanup()
-        if teams is not None:
-            await teams.drain()
+        await runner.cleanup()  # no new requests from here on
+        await _finish_work_under_way()
+    return 128 + stopped_by[0] if stopped_by else 0
+
+
+async def _finish_work_under_way(timeout: float = 60) -> None:
+    """Answers and ingests run as tasks after their request was acknowledged: let them end."""
+    pending = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+    if pending:
+        terminal.err.print(f"Finishing {len(pending)} answer(s) under way...")
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        if late:
+            logger.warning("%d answer(s) still running after %.0f s were abandoned", len(late), timeout)

@@ -63,11 +63,30 @@ class DeskReply:
     text: str
     results: tuple[IngestResult, ...] = field(default_factory=tuple)
 
+    def with_problems(self, problems: Sequence[str]) -> DeskReply:
+        """This reply, after the files that could not even be fetched (a post is then not ok)."""
+        if not problems:
+            return self
+        return DeskReply(False, "\n".join([*problems, self.text]), self.results)
+
 
 @dataclass(frozen=True)
 class _Header:
     defaults: DocumentDefaults
     body: str
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "docs" or "forget"
+    argument: str
+
+
+def parse_command(text: str) -> Command | None:
+    """`docs` or `forget DOC_ID` addressed to the bot; anything else is a question or a post."""
+    word, _, argument = text.strip().partition(" ")
+    name = word.lower()
+    return Command(name, argument.strip()) if name in {"docs", "forget"} else None
 
 
 class KnowledgeDesk:
@@ -108,6 +127,9 @@ class KnowledgeDesk:
                 False, "Nothing to index: the post has no text after its header lines and no files."
             )
         return DeskReply(all(r.ok for r in results), describe(results), tuple(results))
+
+    def run(self, user: str, command: Command) -> DeskReply:
+        return self.list_documents(user) if command.name == "docs" else self.forget(user, command.argument)
 
     def list_documents(self, user: str) -> DeskReply:
         if not self.may_change(user):

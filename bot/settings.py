@@ -78,6 +78,13 @@ class TeamsSettings(BaseModel):
         description="Reactions that count as a thumbs-down (classic Teams has no thumbs-down: sad).",
     )
     typing_interval_s: float = Field(3.0, gt=0, description="How often the typing indicator is renewed.")
+    allowed_tenants: list[str] = Field(
+        default_factory=list,
+        description="Entra tenant ids whose Teams users are answered; default MICROSOFT_APP_TENANT_ID.",
+    )
+
+    def tenants(self, credentials: TeamsCredentials) -> frozenset[str]:
+        return frozenset(self.allowed_tenants or ([credentials.tenant_id] if credentials.tenant_id else []))
 
 
 class ServeSettings(BaseModel):

@@ -19,7 +19,7 @@ from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.ms_identity import FakeIdentity
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_payloads import event_callback, mention_event, signed_headers
-from tests.fakes.teams_payloads import BOT_APP_ID, channel_mention
+from tests.fakes.teams_payloads import BOT_APP_ID, TENANT_ID, channel_mention
 from tests.slack.harness import REMOTE, SECRET
 
 TEAMS_PASSWORD = "serve-teams-secret"
@@ -70,6 +70,7 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(samples_
             "SLACK_API_URL": fake.api_url,
             "MICROSOFT_APP_ID": BOT_APP_ID,
             "MICROSOFT_APP_PASSWORD": TEAMS_PASSWORD,
+            "MICROSOFT_APP_TENANT_ID": TENANT_ID,  # a multi-tenant app answering its own tenant only
             "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": identity.openid_metadata_url,
             "TO_CHANNEL_FROM_BOT_LOGIN_URL": identity.login_url(),
             "REQUESTS_CA_BUNDLE": identity.ca_bundle,
@@ -128,3 +129,31 @@ def test_serve_says_what_is_missing(env: dict[str, str]) -> None:
     assert result.returncode == 2 and "MICROSOFT_APP_TENANT_ID" in result.stderr
     result = cli(["serve"], {**teams, "MICROSOFT_APP_TYPE": "Personal"})
     assert result.returncode == 2 and "MultiTenant or SingleTenant" in result.stderr
+
+
+def test_sigterm_lets_answers_under_way_finish(samples_env: dict[str, str]) -> None:
+    """Containers stop with SIGTERM: an answer being posted when it arrives still lands."""
+    with FakeSlack(bot_token="xoxb-serve") as fake:
+        environ = {
+            **samples_env,
+            "SLACK_BOT_TOKEN": "xoxb-serve",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+        }
+        with serving(environ) as (process, url):
+            fake.rate_limit("chat.postMessage", times=1, retry_after=3)  # the answer waits 3 s to post
+            body = json.dumps(
+                event_callback(mention_event(REMOTE, "C0ENG", "U1", "1700000071.000100"), "EvTerm")
+            )
+            request = urllib.request.Request(
+                url + "/slack/events", body.encode(), signed_headers(body, SECRET)
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+            fake.wait_for("chat.postMessage", timeout=60)  # the throttled first attempt
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=60)
+            posts = fake.calls_to("chat.postMessage")
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert len(posts) == 2 and "three days per week" in json.dumps(posts[1].params.get("blocks")), output
+    assert "Finishing 1 answer(s) under way" in output

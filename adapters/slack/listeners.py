@@ -2,7 +2,7 @@
 
 Bolt acknowledges events before the listener runs (process_before_response is off), so
 Slack gets its 200 at once and the answer follows in the background. The synchronous
-core runs in a worker thread so the event loop keeps acknowledging other events.
+core runs in the answer pool (adapters.workers) so the event loop keeps acknowledging.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from adapters.slack.render import (
     parse_feedback_value,
     unescape,
 )
+from adapters.workers import Workers
 from bot.core import SupportBot
-from bot.desk import DeskReply, KnowledgeDesk, Post
+from bot.desk import DeskReply, KnowledgeDesk, Post, parse_command
 from bot.settings import SlackSettings
 from bot.store.conversations import ConversationStore
 from bot.types import Answer, Platform, Question, VoteSource, VoteStatus, VoteValue
@@ -49,9 +50,15 @@ def vote_of(reaction: str) -> VoteValue | None:
 
 class SlackFrontEnd:
     def __init__(
-        self, bot: SupportBot, conversations: ConversationStore, settings: SlackSettings, desk: KnowledgeDesk
+        self,
+        bot: SupportBot,
+        conversations: ConversationStore,
+        settings: SlackSettings,
+        desk: KnowledgeDesk,
+        workers: Workers | None = None,
     ) -> None:
         self.bot = bot
+        self.workers = workers or Workers()
         self.conversations = conversations
         self.settings = settings
         self.desk = desk
@@ -86,13 +93,9 @@ class SlackFrontEnd:
             return
         text = _MENTION.sub("", event.get("text", "")).strip()
         thread = event.get("thread_ts") or event["ts"]
-        command, _, argument = text.partition(" ")
-        if command.lower() in {"docs", "forget"}:
-            user = event.get("user", "")
-            if command.lower() == "docs":
-                reply = await asyncio.to_thread(self.desk.list_documents, user)
-            else:
-                reply = await asyncio.to_thread(self.desk.forget, user, argument)
+        command = parse_command(text)
+        if command is not None:
+            reply = await self.workers.run(self.desk.run, event.get("user", ""), command)
             await self._reply(client, event["channel"], thread, reply)
             return
         question = Question(text, Platform.SLACK, event["channel"], event.get("user", ""), thread)
@@ -137,7 +140,7 @@ class SlackFrontEnd:
         if not text:
             return
         question = Question(text, Platform.SLACK, command["channel_id"], command["user_id"])
-        answer = await asyncio.to_thread(self.bot.answer, question)
+        answer = await self.workers.run(self.bot.answer, question)
         await client.chat_postEphemeral(
             channel=command["channel_id"],
             user=command["user_id"],
@@ -158,9 +161,7 @@ class SlackFrontEnd:
             else:
                 text = unescape(_MENTION.sub("", event.get("text", "")))
                 post = Post(channel, user, text, tuple(files), source=event.get("permalink", ""))
-                reply = await asyncio.to_thread(self.desk.ingest, post)
-                if problems:
-                    reply = DeskReply(False, "\n".join([*problems, reply.text]), reply.results)
+                reply = (await self.workers.run(self.desk.ingest, post)).with_problems(problems)
             await self._reply(client, channel, ts, reply)
         except Exception:
             logger.exception("ingesting a post in %s failed", channel)
@@ -179,7 +180,7 @@ class SlackFrontEnd:
         # The reaction goes out while the answer is worked on, not before: it is only a sign of life.
         reacting = asyncio.create_task(self._react(client, "add", channel, message_ts))
         try:
-            answer = await asyncio.to_thread(self.bot.answer, question)
+            answer = await self.workers.run(self.bot.answer, question)
             posted = await client.chat_postMessage(
                 channel=channel,
                 thread_ts=thread_ts,

@@ -13,6 +13,7 @@ from botbuilder.schema import ActivityTypes
 from adapters.teams.auth import BotAuthentication
 from adapters.teams.cards import plain_activity
 from adapters.teams.handler import APOLOGY, TeamsFrontEnd
+from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import KnowledgeDesk
 from bot.settings import TeamsCredentials, TeamsSettings
@@ -31,10 +32,20 @@ class TeamsEndpoint:
         settings: TeamsSettings,
         desk: KnowledgeDesk,
         credentials: TeamsCredentials,
+        workers: Workers | None = None,
     ) -> None:
         self.adapter = CloudAdapter(BotAuthentication(credentials))
         self.adapter.on_turn_error = self._on_turn_error
-        self.front = TeamsFrontEnd(bot, conversations, settings, desk, self.adapter, credentials.app_id)
+        self.front = TeamsFrontEnd(
+            bot,
+            conversations,
+            settings,
+            desk,
+            self.adapter,
+            credentials.app_id,
+            workers,
+            settings.tenants(credentials),
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/json":
@@ -59,6 +70,3 @@ class TeamsEndpoint:
                 await context.send_activity(plain_activity(APOLOGY))
             except Exception:
                 logger.exception("could not send the apology")
-
-    async def drain(self) -> None:
-        await self.front.drain()

@@ -21,8 +21,10 @@ from bot.types import VoteValue
 
 FILE_DOWNLOAD_INFO = "application/vnd.microsoft.teams.file.download.info"
 FEEDBACK_INVOKE = "message/submitAction"
+TEAMS_CHANNEL = "msteams"
+CHANNEL_FILE = "Teams does not give bots files posted in channels; send it to me in a 1:1 chat instead."
 _TAGS = re.compile(r"<[^>]+>")
-_BREAKS = re.compile(r"<br\s*/?>|</p>|</div>", re.IGNORECASE)
+_BREAKS = re.compile(r"<br\s*/?>|</(?:p|div|li|tr|h[1-6])>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class Where:
     thread: str  # a channel thread, or the whole chat
     kind: str  # "channel", "groupChat" or "personal"
     conversation: str  # the conversation id without its thread suffix: where message ids are unique
+
+    def is_root(self, activity: Activity) -> bool:
+        """A new channel post (not a reply in a thread): its id is the thread's root id."""
+        return self.kind == "channel" and self.thread.endswith(f";messageid={activity.id}")
 
 
 def conversation_base(conversation_id: str) -> str:
@@ -52,6 +58,23 @@ def where(activity: Activity, settings: TeamsSettings) -> Where:
     if kind == "personal":
         return Where(settings.personal_scope_channel, conversation_id, kind, base)
     return Where(base, conversation_id, kind, base)  # group chats are mapped by conversation id
+
+
+def tenant_of(activity: Activity) -> str:
+    conversation = activity.conversation
+    if conversation is not None and conversation.tenant_id:
+        return str(conversation.tenant_id)
+    return str(((activity.channel_data or {}).get("tenant") or {}).get("id") or "")
+
+
+def foreign(activity: Activity, tenants: frozenset[str]) -> str:
+    """Why an activity is not from Teams in one of our tenants ("" when it is)."""
+    if activity.channel_id != TEAMS_CHANNEL:
+        return f"channel {activity.channel_id!r} is not Teams"
+    tenant = tenant_of(activity)
+    if tenant.lower() not in {t.lower() for t in tenants}:
+        return f"tenant {tenant or '(none)'} is not allowed"
+    return ""
 
 
 def text_of(activity: Activity) -> str:
@@ -129,6 +152,12 @@ class PostedLink:
     name: str
     url: str
     file_type: str
+
+
+def channel_files(activity: Activity) -> list[str]:
+    """Names of files attached the way channel posts carry them: SharePoint `reference`
+    links, which a bot cannot fetch without Graph permissions. (Pasted images are not files.)"""
+    return [a.name or "a file" for a in activity.attachments or [] if a.content_type == "reference"]
 
 
 def file_links(activity: Activity) -> list[PostedLink]:

@@ -6,12 +6,13 @@
   without the token.
 - Outbound: the SDK builds new credentials, hence a new MSAL client with an empty token
   cache, for every turn, and MSAL fetches tokens with blocking HTTP inside the event loop.
-  Credentials are kept per (app, scope, authority), so MSAL's cache serves the token until
-  it nears expiry.
+  Credentials are kept per (app, scope, authority) and their first token is fetched in a
+  thread, so MSAL's cache serves the SDK's calls. (A refresh, hourly, still blocks once.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import SimpleNamespace
 
@@ -71,9 +72,13 @@ class CachedCredentials(ServiceClientCredentialsFactory):
     ) -> Authentication:
         key = (app_id, oauth_scope or "", login_endpoint or "", validate_authority)
         if key not in self._made:
-            self._made[key] = await self._inner.create_credentials(
-                app_id, oauth_scope, login_endpoint, validate_authority
-            )
+            made = await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
+            fetch = getattr(made, "get_access_token", None)
+            if fetch is not None and getattr(made, "microsoft_app_id", None):
+                # The first token comes over the network: fetch it in a thread, so that the
+                # SDK's own (synchronous) call finds it in MSAL's cache.
+                await asyncio.to_thread(fetch)
+            self._made[key] = made
         return self._made[key]
 
 

@@ -24,10 +24,14 @@ from botbuilder.schema import (
 
 from adapters.downloads import FetchError, download
 from adapters.teams.activities import (
+    CHANNEL_FILE,
+    Feedback,
     Where,
+    channel_files,
     event_key,
     feedback_of,
     file_links,
+    foreign,
     from_a_bot,
     reaction_vote,
     text_of,
@@ -35,8 +39,9 @@ from adapters.teams.activities import (
     where,
 )
 from adapters.teams.cards import answer_activity, plain_activity, reply_activity
+from adapters.workers import Workers
 from bot.core import SupportBot
-from bot.desk import DeskReply, KnowledgeDesk, Post, PostedFile
+from bot.desk import Command, DeskReply, KnowledgeDesk, Post, PostedFile, parse_command
 from bot.settings import TeamsSettings
 from bot.store.conversations import ConversationStore
 from bot.types import Answer, Platform, Question, VoteSource, VoteStatus
@@ -44,10 +49,12 @@ from bot.types import Answer, Platform, Question, VoteSource, VoteStatus
 logger = logging.getLogger(__name__)
 PLATFORM = Platform.TEAMS.value
 APOLOGY = "Sorry, something went wrong while I was answering. Please try again in a minute."
+INGEST_FAILED = "Sorry, indexing that post failed; nothing was changed. Please try again."
 HINT = "Ask me a question about our policies, e.g. “How many days can I work remotely?”"
 Work = Callable[[TurnContext], Awaitable[None]]
 SEND_ATTEMPTS = 4
-RETRYABLE = {429, 502, 503, 504}
+# 429 and 503 mean "not done, try later"; after a 502 or 504 the message may be posted already.
+RETRYABLE = {429, 503}
 
 
 def _retry_after(response: object) -> float | None:
@@ -67,8 +74,12 @@ class TeamsFrontEnd(ActivityHandler):
         desk: KnowledgeDesk,
         adapter: BotAdapter,
         app_id: str,
+        workers: Workers | None = None,
+        tenants: frozenset[str] = frozenset(),
     ) -> None:
         self.bot = bot
+        self.tenants = tenants
+        self.workers = workers or Workers()
         self.conversations = conversations
         self.settings = settings
         self.desk = desk
@@ -96,24 +107,39 @@ class TeamsFrontEnd(ActivityHandler):
         users = user_ids(activity)
         # Posters may be listed by Entra object id or by Teams user id.
         user = next((u for u in users if self.desk.may_change(u)), users[0] if users else "")
-        command, _, argument = text.partition(" ")
+        command = parse_command(text)
         work: Work
-        if command.lower() == "docs":
-            work = self._desk_work(lambda: self.desk.list_documents(user))
-        elif command.lower() == "forget":
-            work = self._desk_work(lambda: self.desk.forget(user, argument))
-        elif links or (place.kind == "channel" and self.desk.is_ingest_channel(place.scope)):
-            work = self._ingest_work(place, user, text, activity)
+        apology = APOLOGY
+        if command is not None:
+            work = self._desk_work(user, command)
+        elif (
+            links
+            or channel_files(activity)
+            or (self.desk.is_ingest_channel(place.scope) and place.is_root(activity))
+        ):
+            # Like Slack: a new post in an ingest channel is a document; replies in its
+            # thread are questions. Files sent to the bot are documents wherever they come.
+            work, apology = self._ingest_work(place, user, text, activity), INGEST_FAILED
         elif not text:
             await turn_context.send_activity(plain_activity(HINT))
             return
         else:
             question = Question(text, Platform.TEAMS, place.scope, user, place.thread)
             work = self._answer_work(question, place)
-        self._later(TurnContext.get_conversation_reference(activity), work)
+        self._later(TurnContext.get_conversation_reference(activity), work, apology)
         await self._typing(turn_context)
 
-    def _later(self, reference: ConversationReference, work: Work) -> None:
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        # A valid token proves the activity came through Bot Framework, which also serves Web
+        # Chat and Direct Line, where the client names the sender; and a multi-tenant bot can
+        # be reached from any organisation. Only Teams, in our tenants, gets through.
+        refused = foreign(turn_context.activity, self.tenants)
+        if refused:
+            logger.warning("ignored a %s activity: %s", turn_context.activity.type, refused)
+            return
+        await super().on_turn(turn_context)
+
+    def _later(self, reference: ConversationReference, work: Work, apology: str = APOLOGY) -> None:
         """Run `work` after this request has been answered, in a proactive turn on the same
         conversation (the reference's activity id makes replies land in the thread)."""
 
@@ -125,23 +151,18 @@ class TeamsFrontEnd(ActivityHandler):
                 await work(context)
             except Exception:
                 logger.exception("working on a Teams message failed")
-                await self._send(context, plain_activity(APOLOGY))
+                await self._send(context, plain_activity(apology))
 
         async def run() -> None:
             try:
                 await self.adapter.continue_conversation(reference, turn, self.app_id)
             except Exception:
-                # Even the apology could not be sent (Bot Connector or token service down).
+                # No connector (token service down), or the apology itself failed to send.
                 logger.exception("could not reply in Teams conversation %s", reference.conversation.id)
 
         task = asyncio.create_task(run())
         self._tasks.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, timeout: float = 30) -> None:
-        """Wait for answers still being worked on (shutdown, tests)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
 
     async def _send(self, context: TurnContext, activity: Activity) -> ResourceResponse | None:
         """Send, waiting out the Bot Connector's throttling: botbuilder does not retry POSTs."""
@@ -162,7 +183,7 @@ class TeamsFrontEnd(ActivityHandler):
         async def work(context: TurnContext) -> None:
             typing = asyncio.create_task(self._keep_typing(context))
             try:
-                answer = await asyncio.to_thread(self.bot.answer, question)
+                answer = await self.workers.run(self.bot.answer, question)
             finally:
                 typing.cancel()
             sent = await self._send(context, answer_activity(answer))
@@ -201,9 +222,9 @@ class TeamsFrontEnd(ActivityHandler):
             except Exception:
                 logger.exception("could not link message %s to answer %s", message_id, answer.interaction_id)
 
-    def _desk_work(self, act: Callable[[], DeskReply]) -> Work:
+    def _desk_work(self, user: str, command: Command) -> Work:
         async def work(context: TurnContext) -> None:
-            reply = await asyncio.to_thread(act)
+            reply = await self.workers.run(self.desk.run, user, command)
             await self._send(context, reply_activity(reply))
 
         return work
@@ -229,12 +250,12 @@ class TeamsFrontEnd(ActivityHandler):
                 except FetchError as error:
                     logger.warning("could not fetch %s: %s", link.name, error)
                     problems.append(f"Could not index {link.name}: {error}")
-            if links and not files:
+            problems += [f"Could not index {name}: {CHANNEL_FILE}" for name in channel_files(activity)]
+            if problems and not files:  # as in Slack: files that all failed index nothing
                 reply = DeskReply(False, "\n".join(problems))
             else:
-                reply = await asyncio.to_thread(self.desk.ingest, Post(place.scope, user, text, tuple(files)))
-                if problems:
-                    reply = DeskReply(False, "\n".join([*problems, reply.text]), reply.results)
+                post = Post(place.scope, user, text, tuple(files))
+                reply = (await self.workers.run(self.desk.ingest, post)).with_problems(problems)
             await self._send(context, reply_activity(reply))
 
         return work
@@ -280,21 +301,40 @@ class TeamsFrontEnd(ActivityHandler):
         feedback = feedback_of(activity)
         if feedback is None:
             return await super().on_invoke_activity(turn_context)
-        # Teams wants a 200 for every feedback submission, a redelivered one included.
-        if await self._first_delivery(activity):
-            interaction_id = await self._interaction_of(activity)
-            users = user_ids(activity)
-            if interaction_id is not None and users:
-                outcome = await asyncio.to_thread(
-                    self.bot.vote,
-                    interaction_id,
-                    users[0],
-                    feedback.value,
-                    VoteSource.FEEDBACK_LOOP,
-                    feedback.comment,
-                )
-                if outcome.status is VoteStatus.FAILED:
-                    await turn_context.send_activity(
-                        plain_activity("Sorry, your feedback could not be saved; please try again.")
-                    )
+        # Teams wants a 200 for every feedback submission (a redelivered one included), or
+        # the user sees an error: a failure here is logged and told, never a 5xx.
+        try:
+            saved = await self._record_feedback(activity, feedback)
+        except Exception:
+            logger.exception("recording Teams feedback failed")
+            saved = False
+        if not saved:
+            self._later(
+                TurnContext.get_conversation_reference(activity),
+                self._notice(plain_activity("Sorry, your feedback could not be saved; please try again.")),
+            )
         return InvokeResponse(status=int(HTTPStatus.OK))
+
+    async def _record_feedback(self, activity: Activity, feedback: Feedback) -> bool:
+        """False only when the vote could not be stored; a redelivery or a stray message is fine."""
+        if not await self._first_delivery(activity):
+            return True
+        interaction_id = await self._interaction_of(activity)
+        users = user_ids(activity)
+        if interaction_id is None or not users:
+            return True
+        outcome = await asyncio.to_thread(
+            self.bot.vote,
+            interaction_id,
+            users[0],
+            feedback.value,
+            VoteSource.FEEDBACK_LOOP,
+            feedback.comment,
+        )
+        return outcome.status is not VoteStatus.FAILED
+
+    def _notice(self, activity: Activity) -> Work:
+        async def work(context: TurnContext) -> None:
+            await self._send(context, activity)
+
+        return work

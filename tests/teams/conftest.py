@@ -29,7 +29,7 @@ from tests.conftest import REPO, KBFactory
 from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.ms_identity import FakeIdentity
 from tests.fakes.postgres_server import PostgresServer
-from tests.fakes.teams_payloads import BOT_APP_ID, CHANNEL_ID
+from tests.fakes.teams_payloads import BOT_APP_ID, CHANNEL_ID, TENANT_ID
 from tests.slack.harness import SlackServer
 
 PASSWORD = "teams-test-app-secret"
@@ -85,7 +85,10 @@ def kb(make_kb: KBFactory) -> WeaviateKnowledgeBase:
 
 @pytest.fixture(scope="module")
 def identity() -> Iterator[FakeIdentity]:
-    with FakeIdentity(apps={BOT_APP_ID: PASSWORD}) as server:
+    # Bot Framework's signing keys serve every channel, Web Chat and Direct Line included.
+    with FakeIdentity(
+        apps={BOT_APP_ID: PASSWORD}, endorsements=("msteams", "webchat", "directline")
+    ) as server:
         yield server
 
 
@@ -157,9 +160,9 @@ def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Ite
         )
         policy = IngestPolicy(channels=[INGEST], posters=[POSTER_AAD], default_audience=["everyone"])
         desk = KnowledgeDesk(knowledge or kb, policy, LoaderSettings(max_file_mb=1))
-        teams = TeamsSettings(
-            file_hosts=["127.0.0.1"], typing_interval_s=typing_interval_s
-        )  # the fake serves the files
+        teams = TeamsSettings(  # the fake connector serves the files
+            file_hosts=["127.0.0.1"], typing_interval_s=typing_interval_s, allowed_tenants=[TENANT_ID]
+        )
         endpoint = TeamsEndpoint(bot, conversations, teams, desk, credentials(identity, **creds))
         server = TeamsServer(endpoint, identity)
         servers.append(server)

@@ -174,6 +174,22 @@ def test_requests_without_a_valid_token_are_refused_and_change_nothing(
     assert connector.calls == [] and count(engine, Interaction) == 0 and count(engine, ProcessedEvent) == 0
 
 
+def test_only_teams_in_our_tenant_is_answered(
+    start: ServerFactory, connector: FakeConnector, engine: Any
+) -> None:
+    """A valid token also comes with Web Chat and Direct Line (where the client names the
+    sender) and, for a multi-tenant bot, from any organisation: those are ignored."""
+    server = start()
+    url = connector.service_url
+    webchat = personal_message(REMOTE, service_url=url, channelId="webchat")
+    other = channel_mention(REMOTE, service_url=url, tenant_id="99999999-0000-4000-8000-000000000000")
+    assert server.send(webchat)[0] == 201 and server.send(other)[0] == 201
+    time.sleep(0.5)
+    assert connector.calls == [] and count(engine, Interaction) == 0 and count(engine, ProcessedEvent) == 0
+    server.send(channel_mention(REMOTE, service_url=url))  # the same question from our tenant
+    assert "three days per week" in card_text(answers(connector)[0].body)
+
+
 def test_bad_requests_get_clear_errors(start: ServerFactory, connector: FakeConnector) -> None:
     server = start()
     token = server.identity.channel_token(BOT_APP_ID, connector.service_url)

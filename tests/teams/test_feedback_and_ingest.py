@@ -229,3 +229,34 @@ def test_docs_and_forget_for_posters_only(start: ServerFactory, connector: FakeC
         channel_mention("forget desk-booking", service_url=url, channel_id=CHANNEL_ID, aad_id=POSTER_AAD)
     )
     assert "Forgot desk-booking" in card_text(answers(connector, 4)[3].body)
+
+
+def test_replies_in_an_ingest_thread_are_questions_and_channel_files_are_explained(
+    start: ServerFactory, connector: FakeConnector
+) -> None:
+    server = start()
+    url = connector.service_url
+    root = channel_mention(
+        "Parking\n\nVisitors park on level -2.", service_url=url, channel_id=INGEST, aad_id=POSTER_AAD
+    )
+    server.send(root)
+    assert "Indexed Parking" in card_text(answers(connector)[0].body)
+    # Anyone may ask in the post's thread: a reply there is a question, not a new document.
+    server.send(
+        channel_mention(
+            "Where do visitors park?", service_url=url, channel_id=INGEST, reply_to_thread=root["id"]
+        )
+    )
+    assert "level -2" in card_text(answers(connector, 2)[1].body)
+    # A file attached in a channel arrives as a SharePoint reference the bot cannot fetch.
+    shared = {
+        "contentType": "reference",
+        "contentUrl": "https://contoso.sharepoint.com/sites/hr/Shared Documents/leave.pdf",
+        "name": "leave.pdf",
+    }
+    post = channel_mention("audience: everyone", service_url=url, channel_id=INGEST, aad_id=POSTER_AAD)
+    post["attachments"] = [shared, *post["attachments"]]
+    server.send(post)
+    reply = card_text(answers(connector, 3)[2].body)
+    assert "Could not index leave.pdf" in reply and "1:1 chat" in reply
+    assert connector.calls_to("download") == []
