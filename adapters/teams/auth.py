@@ -72,7 +72,9 @@ class CachedCredentials(ServiceClientCredentialsFactory):
     ) -> Authentication:
         key = (app_id, oauth_scope or "", login_endpoint or "", validate_authority)
         if key not in self._made:
-            made = await self._inner.create_credentials(app_id, oauth_scope, login_endpoint, validate_authority)
+            made = await self._inner.create_credentials(
+                app_id, oauth_scope, login_endpoint, validate_authority
+            )
             fetch = getattr(made, "get_access_token", None)
             if fetch is not None and getattr(made, "microsoft_app_id", None):
                 # The first token comes over the network: fetch it in a thread, so that the
