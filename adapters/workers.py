@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 class Workers:
     def __init__(self, size: int | None = None) -> None:
-        self.size = size or (os.cpu_count() or 1) + 4
+        self.size = size or max(2, os.cpu_count() or 1)
         self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="answer")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -204,6 +205,16 @@ def report(runner: Runner) -> tuple[dict[str, float], dict[str, bool]]:
         key = name.replace(" ", "_")
         print(f"  {label:<62}{out[f'{key}_p50_ms']:>8.2f}{out[f'{key}_p95_ms']:>8.2f}")
     print(f"  for reference, end-to-end p95 - sequential p95: {out['overhead_vs_sequential_p95_ms']:.2f} ms")
+    # The pooled difference of two p95s swings with a burst or two on 2 cores; the median of
+    # the per-round differences (each round: 20 mentions vs the same 20 questions threaded)
+    # is steadier. Both are printed; the target is checked on the pooled figure.
+    per_round = [
+        pct(s["slack"][i : i + CONCURRENCY], 95) - pct(s["threaded"][i : i + CONCURRENCY], 95)
+        for i in range(0, len(s["slack"]), CONCURRENCY)
+    ]
+    out["overhead_round_median_ms"] = statistics.median(per_round)
+    spread = f"{min(per_round):.0f}..{max(per_round):.0f}"
+    print(f"  per round, p95 difference: median {out['overhead_round_median_ms']:.2f} ms (range {spread} ms)")
     ok_overhead = out["overhead_p95_ms"] < OVERHEAD_TARGET_MS
     print(
         f"  overhead p95 = end-to-end p95 - direct {CONCURRENCY}-thread p95: {out['overhead_p95_ms']:.2f} ms "

@@ -98,14 +98,14 @@ class ServeSettings(BaseModel):
         le=256,
         description=(
             "Questions answered at once. Default: 16 with Claude (answers wait on the API), "
-            "else the CPU count + 4 (extractive answers are CPU-bound; more threads only contend)."
+            "else the CPU count, at least 2 (extractive answers are CPU-bound; more threads only contend)."
         ),
     )
 
     def workers(self, generative: bool) -> int:
         if self.answer_workers is not None:
             return self.answer_workers
-        return 16 if generative else (os.cpu_count() or 1) + 4
+        return 16 if generative else max(2, os.cpu_count() or 1)
 
 
 class FileConfig(BaseModel):
