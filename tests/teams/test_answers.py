@@ -16,6 +16,7 @@ from tests.fakes.ms_identity import FakeIdentity
 from tests.fakes.teams_payloads import (
     BOT_APP_ID,
     CHANNEL_ID,
+    TENANT_ID,
     USER_AAD_ID,
     channel_mention,
     group_chat_message,
@@ -253,3 +254,19 @@ def test_secrets_never_reach_the_logs(
     assert "refused a Bot Framework request" in logged  # the logs were captured
     for secret in [PASSWORD, token, outbound]:
         assert secret not in logged
+
+
+def test_a_single_tenant_bot_gets_its_tokens_from_its_own_tenant(
+    start: ServerFactory, connector: FakeConnector, identity: FakeIdentity
+) -> None:
+    server = start(app_type="SingleTenant", tenant_id=TENANT_ID, login_url=identity.login_url(TENANT_ID))
+    before = len(identity.token_requests)
+    server.send(channel_mention(REMOTE, service_url=connector.service_url))
+    [reply] = answers(connector)
+    assert reply.token_valid is True and "three days per week" in card_text(reply.body)
+    requested = identity.token_requests[before:]
+    assert requested and {(r.tenant, r.client_id) for r in requested} == {(TENANT_ID, BOT_APP_ID)}
+    # The token is kept: more answers fetch no new one (the SDK alone would fetch one per turn).
+    server.send(channel_mention(BREACH, service_url=connector.service_url))
+    answers(connector, 2)
+    assert len(identity.token_requests) == before + 1
