@@ -51,10 +51,11 @@ lint: .venv/.synced
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-bench: setup
+bench: setup postgres
 	$(PY) -m bench.retrieval_bench
 	$(PY) -m bench.answer_bench
 	$(PY) -m bench.slack_bench
+	$(PY) -m bench.export_bench
 
 bench-answers: setup
 	$(PY) -m bench.answer_bench

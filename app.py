@@ -21,8 +21,17 @@ import authlib.deprecate
 # weaviate-client imports authlib's httpx integration, which warns on every start.
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
 
+from sqlalchemy import Engine  # noqa: E402
+
 from adapters import terminal  # noqa: E402
 from adapters.console import ChatConsole  # noqa: E402
+from adapters.feedback_cli import (  # noqa: E402
+    FeedbackUsageError,
+    check_export_usage,
+    cmd_export,
+    cmd_stats,
+)
+from adapters.feedback_cli import add_commands as add_feedback_commands  # noqa: E402
 from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
@@ -102,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--version", default="1.0.0", help="bump it for every upload of a change")
     package.add_argument("--developer", default="IT", help="publisher name shown in Teams")
     package.add_argument("--website", default="", help="https URL for the about page; default https://DOMAIN")
+
+    add_feedback_commands(commands)
 
     chat = commands.add_parser("chat", help="a local chat console standing in for a channel")
     chat.add_argument("--channel", required=True, help="the channel the console stands in for")
@@ -258,14 +269,23 @@ def cmd_ask(bot: SupportBot, args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportBot]:
-    """Wire the bot core: database (migrated, spool replayed), answerer, rewriter."""
+def open_database(settings: Settings) -> Iterator[Engine]:
+    """The interaction log's database, migrated to the current schema."""
     url = (
         settings.database_url.get_secret_value() if settings.database_url else default_url(settings.data_dir)
     )
     engine = create_db_engine(url)
     try:
         migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportBot]:
+    """Wire the bot core: database (migrated, spool replayed), answerer, rewriter."""
+    with open_database(settings) as engine:
         log = InteractionLog(engine, spool=settings.data_dir / "unrecorded-interactions.jsonl")
         log.replay_spool()
         answers = settings.file.answers
@@ -281,8 +301,6 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
             rewriter = ClaudeRewriter(client, answers.claude, heuristic)
         logger.info("answering with %s; log at %s", answerer.name, safe_url(engine))
         yield SupportBot(kb, answerer, extractive, rewriter, log, answers, ConversationStore(engine))
-    finally:
-        engine.dispose()
 
 
 class UsageError(ValueError):
@@ -307,7 +325,14 @@ def main(argv: list[str] | None = None) -> int:
         check_usage(args)
         if args.command == "teams-package":  # needs no settings file, only the app id
             return cmd_teams_package(args)
+        if args.command == "export-finetune":
+            check_export_usage(args)  # before the slow start
         settings = load_settings(args.config, args.data_dir)
+        if args.command in {"export-finetune", "feedback"}:
+            with open_database(settings) as engine:
+                if args.command == "feedback":
+                    return cmd_stats(engine, args)
+                return cmd_export(engine, settings, args)
         if args.command == "serve":
             from adapters.serve import check_serve_settings
 
@@ -332,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                     ChatConsole(bot, args.channel, args.user).run()
                     return EXIT_OK
             return cmd_docs(kb, args)
-    except (ConfigError, UsageError, DocumentError) as error:
+    except (ConfigError, UsageError, DocumentError, FeedbackUsageError) as error:
         terminal.error(str(error))
         return EXIT_USAGE
     except (WeaviateStartError, SchemaError, EmbeddingModelError, DatabaseError) as error:

@@ -57,8 +57,21 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
     # writes fails at once with "database is locked" when another connection committed in
-    # between: the busy timeout does not cover that upgrade.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # between: the busy timeout does not cover that upgrade. Read-only work (an export, a
+    # report) begins deferred instead, so it never holds the lock the bot writes under.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "supportbot_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same database for reading only: on SQLite, transactions that take no write lock
+    (with WAL, a long export and the bot's writes then run side by side)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def create_db_engine(url: str) -> Engine:

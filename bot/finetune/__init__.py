@@ -1,0 +1,1 @@
+"""Fine-tuning datasets from staff feedback: selection, scrubbing, formats, export."""
