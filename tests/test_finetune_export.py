@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from bot.finetune.export import ExportOptions, export
@@ -205,3 +206,27 @@ def test_an_empty_selection_gives_empty_files_and_says_why(engine: Engine, tmp_p
     assert train == [] and manifest["counts"]["voted"] == 0
     sources = (tmp_path / "openai-sft" / "sources.tsv").read_text().splitlines()
     assert sources == ["interaction_id\tsplit\trole"]
+
+
+@pytest.mark.parametrize("name", ["trl-sft", "trl-kto", "trl-dpo"])
+def test_hugging_face_datasets_loads_the_trl_files(name: str, engine: Engine, tmp_path: Path) -> None:
+    """TRL trains from `datasets`; its JSON loader must read our files with the columns TRL expects."""
+    import datasets  # a dev dependency: the check always runs
+
+    log = Log(engine)
+    log.answer("How long is parental leave?", ("U1", "up"), answer_text="Birth parents get 20 weeks [1].")
+    log.answer("how long is parental leave", ("U2", "down"), answer_text="It depends [1].")
+    log.answer("Can I work from abroad?", ("U3", "up"))
+    run(engine, tmp_path, name)
+    loaded = datasets.load_dataset(
+        "json", data_files=str(tmp_path / name / "train.jsonl"), split="train", cache_dir=str(tmp_path / "hf")
+    )
+    columns = {
+        "trl-sft": ["messages"],
+        "trl-kto": ["completion", "label", "prompt"],
+        "trl-dpo": ["chosen", "prompt", "rejected"],
+    }
+    assert sorted(loaded.column_names) == columns[name] and len(loaded) >= 1
+    first = loaded[0]
+    conversation = first["messages"] if name == "trl-sft" else first["prompt"]
+    assert [m["role"] for m in conversation][:2] == ["system", "user"]
