@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +15,11 @@ from bot.core import AnswerSettings, SupportBot
 from bot.desk import KnowledgeDesk
 from bot.settings import SlackSettings, load_file_config
 from bot.store.conversations import ConversationStore
-from bot.store.database import create_db_engine, migrate
 from bot.store.interactions import InteractionLog
 from knowledge.loaders import DocumentDefaults, LoaderSettings
 from knowledge.service import WeaviateKnowledgeBase
+from tests.chat_fixtures import database_url, engine, replica_engine  # noqa: F401 (fixtures)
 from tests.conftest import REPO, KBFactory
-from tests.fakes.postgres_server import PostgresServer
 from tests.fakes.slack_api import FakeSlack
 from tests.slack.harness import SECRET, SlackServer
 
@@ -43,28 +40,11 @@ def fake() -> Iterator[FakeSlack]:
         yield server
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite by default; a test parametrised indirectly with "postgresql" gets the session's server."""
-    if getattr(request, "param", "sqlite") == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        return server.create_database(f"slack_{uuid.uuid4().hex[:10]}")
-    return f"sqlite:///{tmp_path / 'log.db'}"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Any]:
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 ServerFactory = Callable[..., SlackServer]
 
 
 @pytest.fixture
-def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[ServerFactory]:
+def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[ServerFactory]:  # noqa: F811
     servers: list[SlackServer] = []
     engines: list[Any] = []
 
@@ -72,8 +52,7 @@ def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[S
         """`own_engine`: a connection pool of its own on the same database, as another replica has."""
         db = engine
         if own_engine:
-            db = create_db_engine(engine.url.render_as_string(hide_password=False))
-            engines.append(db)
+            db = replica_engine(engine, engines)
         settings = AnswerSettings()
         extractive = ExtractiveAnswerer(settings.extractive)
         conversations = ConversationStore(db)

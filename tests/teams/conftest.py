@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +19,13 @@ from bot.core import AnswerSettings, SupportBot
 from bot.desk import KnowledgeDesk
 from bot.settings import IngestPolicy, TeamsCredentials, TeamsSettings, load_file_config
 from bot.store.conversations import ConversationStore
-from bot.store.database import create_db_engine, migrate
 from bot.store.interactions import InteractionLog
 from knowledge.loaders import DocumentDefaults, LoaderSettings
 from knowledge.service import WeaviateKnowledgeBase
+from tests.chat_fixtures import database_url, engine, replica_engine  # noqa: F401 (fixtures)
 from tests.conftest import REPO, KBFactory
 from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.ms_identity import FakeIdentity
-from tests.fakes.postgres_server import PostgresServer
 from tests.fakes.teams_payloads import BOT_APP_ID, CHANNEL_ID, TENANT_ID
 from tests.slack.harness import SlackServer
 
@@ -104,23 +101,6 @@ def connector(identity: FakeIdentity) -> Iterator[FakeConnector]:
         yield server
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite by default; a test parametrised indirectly with "postgresql" gets the session's server."""
-    if getattr(request, "param", "sqlite") == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        return server.create_database(f"teams_{uuid.uuid4().hex[:10]}")
-    return f"sqlite:///{tmp_path / 'log.db'}"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Any]:
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def credentials(identity: FakeIdentity, **changes: Any) -> TeamsCredentials:
     values: dict[str, Any] = {
         "app_id": BOT_APP_ID,
@@ -135,7 +115,7 @@ ServerFactory = Callable[..., TeamsServer]
 
 
 @pytest.fixture
-def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Iterator[ServerFactory]:
+def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Iterator[ServerFactory]:  # noqa: F811
     servers: list[TeamsServer] = []
     engines: list[Any] = []
 
@@ -144,8 +124,7 @@ def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Ite
     ) -> TeamsServer:
         db = engine
         if own_engine:  # a connection pool of its own on the same database, as another replica has
-            db = create_db_engine(engine.url.render_as_string(hide_password=False))
-            engines.append(db)
+            db = replica_engine(engine, engines)
         settings = AnswerSettings()
         extractive = ExtractiveAnswerer(settings.extractive)
         conversations = ConversationStore(db)
