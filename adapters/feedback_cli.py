@@ -17,7 +17,7 @@ from bot.finetune.select import SelectOptions
 from bot.finetune.stats import FeedbackStats, Tally, feedback_stats
 from bot.settings import Settings
 from knowledge.access import EVERY_CHANNEL
-from knowledge.service import open_knowledge
+from knowledge.service import current_versions
 
 
 class FeedbackUsageError(ValueError):
@@ -69,8 +69,7 @@ def cmd_export(engine: Engine, settings: Settings, args: argparse.Namespace) -> 
     groups = settings.file.access.groups
     open_groups = frozenset(g for g, channels in groups.items() if EVERY_CHANNEL in channels)
     # The knowledge base says which document versions are current (older ones teach stale facts).
-    with open_knowledge(settings.knowledge, settings.file.access, settings.data_dir) as kb:
-        current = {d.doc_id: d.version for d in kb.list_documents()}
+    current = current_versions(settings.knowledge, settings.data_dir)
     options = ExportOptions(args.format, args.out, select, args.eval_percent, args.seed)
     with Progress(
         TextColumn("{task.description}"),

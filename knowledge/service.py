@@ -126,3 +126,13 @@ def open_knowledge(
             client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
         )
         yield WeaviateKnowledgeBase(client, name, embed_model, access, settings)
+
+
+def current_versions(settings: KnowledgeSettings, data_dir: Path) -> dict[str, str]:
+    """The indexed version of every document, without loading the embedding model (nothing
+    is embedded to read the catalogue)."""
+    with connect(settings.weaviate, data_dir) as client:
+        name = open_collection(
+            client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
+        )
+        return {d.doc_id: d.version for d in Catalog(client.collections.get(name)).list()}
