@@ -36,6 +36,14 @@ SYSTEM = "You answer from the company's documents, citing them by number."
 # number makes them distinct), so the output grows with the log as it would in real use.
 VARIANTS = ("{q}", "{q_lower}", "{q} please", "quick question: {q}", "{q} thanks")
 UNIQUE = "{q} (case {i})"
+# 500 askers with a name each (the scrubber gets all of them); one question in ten signs off.
+FIRST = ("Priya", "Tomasz", "Aisha", "Jonas", "Mei", "Carlos", "Fatima", "Oluwaseun", "Ingrid", "Rahul")
+LAST = tuple(
+    f"{stem}{suffix}"
+    for stem in ("Kowal", "Okafor", "Lindqvist", "Tanaka", "Moreau")
+    for suffix in "abcdefghij"
+)
+ASKERS = 500
 PASSAGE = (
     "Employees may claim up to 1,500 EUR per year for home-office equipment. Claims need "
     "a receipt and approval within 30 days (section 4.2). Contact hr@example.com for help."
@@ -54,6 +62,10 @@ def seed(engine: Engine, n: int, questions: list[str]) -> None:
             q = rng.choice(questions)
             pattern = UNIQUE if rng.random() < 0.5 else rng.choice(VARIANTS)
             text = pattern.format(q=q, q_lower=q.lower(), i=i)
+            user = rng.randrange(ASKERS)
+            name = f"{FIRST[user % len(FIRST)]} {LAST[user // len(FIRST) % len(LAST)]}"
+            if rng.random() < 0.1:
+                text = f"{name.split(maxsplit=1)[0]} here: {text}"
             iid = str(uuid.UUID(int=rng.getrandbits(128)))
             interactions.append(
                 {
@@ -61,7 +73,8 @@ def seed(engine: Engine, n: int, questions: list[str]) -> None:
                     "created_at": t0 + timedelta(seconds=i * 60),
                     "platform": "slack",
                     "channel": rng.choice(["C0HR", "C0ENG", "C0IT"]),
-                    "user_id": f"U{rng.randrange(500):04d}",
+                    "user_id": f"U{user:04d}",
+                    "asker_names": [name],
                     "thread_id": "",
                     "question": text,
                     "rewritten_question": "",

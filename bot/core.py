@@ -215,6 +215,7 @@ def interaction_record(
         platform=question.platform.value,
         channel=question.channel,
         user_id=question.user,
+        asker_names=[n for n in question.asker_names if n],
         thread_id=question.thread_id,
         question=text,
         rewritten_question=answer.rewritten_question,

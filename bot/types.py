@@ -47,6 +47,9 @@ class Question:
     user: str
     thread_id: str = ""
     history: tuple[Turn, ...] = ()
+    # The asker's names as the platform shows them: logged so the fine-tuning export can
+    # scrub them from questions (an id alone does not say what to look for in the text).
+    asker_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

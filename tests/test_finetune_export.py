@@ -194,6 +194,34 @@ def test_every_format_validates_and_keeps_the_prompt_as_the_bot_saw_it(
     ]
 
 
+def test_askers_names_are_scrubbed_wherever_they_appear(engine: Engine, tmp_path: Path) -> None:
+    log = Log(engine)
+    extractive: dict[str, Any] = {"user_prompt": "", "kind": "extracted"}  # the question is in the prompt
+    # Priya's own question signs with her name; Tomasz names her in his; Ola asked but got
+    # no vote, and her name still goes, since the scrubber knows every asker in the log.
+    log.answer(
+        "Priya here: how long is parental leave?",
+        ("U1", "up"),
+        asker_names=["Priya Sharma", "priya.s"],
+        **extractive,
+    )
+    log.answer(
+        "Can Priya Sharma or Ola approve my remote days?",
+        ("U2", "up"),
+        user_id="U2",
+        asker_names=["Tomasz Nowak"],
+        **extractive,
+    )
+    log.answer("Is there a gym?", user_id="U3", asker_names=["Ola Kowalska"])
+    manifest, train, _ = run(engine, tmp_path, "openai-sft")
+    text = json.dumps(train)
+    assert len(train) == 2 and "Priya" not in text and "Ola" not in text
+    assert "[NAME] here: how long is parental leave?" in text
+    assert "Can [NAME] or [NAME] approve my remote days?" in text
+    assert manifest["counts"]["asker_names_known"] == 4
+    assert manifest["counts"]["scrubbed"]["name"] == 3
+
+
 def test_an_empty_selection_gives_empty_files_and_says_why(engine: Engine, tmp_path: Path) -> None:
     manifest, train, evals = run(engine, tmp_path, "openai-sft")
     assert (

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.database import DatabaseError, alembic_config, create_db_engine, migrate, normalise_url
 from bot.store.interactions import InteractionLog, InteractionRecord, RecordError
-from bot.store.models import Interaction, PromptText, Vote
+from bot.store.models import Base, Interaction, PromptText, Vote
 from bot.types import VoteSource, VoteStatus, VoteValue
 from knowledge.weaviate_server import free_port
 from tests.conftest import REPO
@@ -40,8 +42,15 @@ def test_migrations_create_the_schema_and_rerun_as_a_no_op(engine: Engine) -> No
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
         assert (
-            connection.execute(text("select version_num from alembic_version")).scalar_one() == head == "0002"
+            connection.execute(text("select version_num from alembic_version")).scalar_one() == head == "0003"
         )
+
+
+def test_the_models_match_the_migrations(engine: Engine) -> None:
+    # A column added to a model without a migration would only fail on an upgraded database.
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
 
 
 def test_a_recorded_interaction_keeps_everything(engine: Engine) -> None:

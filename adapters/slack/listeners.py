@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import SlackFiles
+from adapters.slack.people import SlackPeople
 from adapters.slack.render import (
     FEEDBACK_ACTION,
     answer_blocks,
@@ -63,6 +65,7 @@ class SlackFrontEnd:
         self.settings = settings
         self.desk = desk
         self.files = SlackFiles(settings.file_hosts, desk.loader.max_file_mb)
+        self.people = SlackPeople()
 
     def register(self, app: AsyncApp) -> None:
         app.event("app_mention")(self.on_mention)
@@ -139,7 +142,10 @@ class SlackFrontEnd:
         )
         if not text:
             return
-        question = Question(text, Platform.SLACK, command["channel_id"], command["user_id"])
+        names = await self.people.names(client, command["user_id"])
+        question = Question(
+            text, Platform.SLACK, command["channel_id"], command["user_id"], asker_names=names
+        )
         answer = await self.workers.run(self.bot.answer, question)
         await client.chat_postEphemeral(
             channel=command["channel_id"],
@@ -180,7 +186,8 @@ class SlackFrontEnd:
         # The reaction goes out while the answer is worked on, not before: it is only a sign of life.
         reacting = asyncio.create_task(self._react(client, "add", channel, message_ts))
         try:
-            answer = await self.workers.run(self.bot.answer, question)
+            names = await self.people.names(client, question.user)
+            answer = await self.workers.run(self.bot.answer, replace(question, asker_names=names))
             posted = await client.chat_postMessage(
                 channel=channel,
                 thread_ts=thread_ts,

@@ -92,6 +92,13 @@ def user_ids(activity: Activity) -> tuple[str, ...]:
     return tuple(x for x in (sender.aad_object_id, sender.id) if x)
 
 
+def asker_names(activity: Activity) -> tuple[str, ...]:
+    """The sender's display name, which Teams sends with every message (for scrubbing later)."""
+    sender = activity.from_property
+    name = (sender.name or "").strip() if sender is not None else ""
+    return (name,) if name else ()
+
+
 def from_a_bot(activity: Activity) -> bool:
     sender, recipient = activity.from_property, activity.recipient
     if sender is None:

@@ -27,6 +27,7 @@ from adapters.teams.activities import (
     CHANNEL_FILE,
     Feedback,
     Where,
+    asker_names,
     channel_files,
     event_key,
     feedback_of,
@@ -124,7 +125,9 @@ class TeamsFrontEnd(ActivityHandler):
             await turn_context.send_activity(plain_activity(HINT))
             return
         else:
-            question = Question(text, Platform.TEAMS, place.scope, user, place.thread)
+            question = Question(
+                text, Platform.TEAMS, place.scope, user, place.thread, asker_names=asker_names(activity)
+            )
             work = self._answer_work(question, place)
         self._later(TurnContext.get_conversation_reference(activity), work, apology)
         await self._typing(turn_context)

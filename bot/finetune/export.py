@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 from bot.answering.prompts import SYSTEM_PROMPT, render_user_message
 from bot.finetune.formats import FORMATS, SCHEMA_VERSION, Example, Format, Pair
 from bot.finetune.scrub import SCRUBBER_VERSION, Scrubber
-from bot.finetune.select import Pick, Selection, SelectOptions, load_interactions, select_examples, split_of
+from bot.finetune.select import (
+    Pick,
+    Selection,
+    SelectOptions,
+    asker_names,
+    load_interactions,
+    select_examples,
+    split_of,
+)
 from bot.store.database import read_only
 from bot.store.models import Interaction, PromptText
 from knowledge.types import Passage
@@ -70,7 +78,8 @@ def export(
             engine, options.select, open_groups, current_versions, Path(scratch) / "candidates.db"
         )
         try:
-            with _Writer(options, fmt, engine, Scrubber()) as writer:
+            names = asker_names(engine)
+            with _Writer(options, fmt, engine, Scrubber(names=names)) as writer:
                 if fmt.kind == "pairs":
                     for pairs in selection.preference_pairs():
                         for good, bad in pairs:
@@ -84,7 +93,7 @@ def export(
                             progress("examples", writer.lines, selection.expected(fmt.kind == "sft"))
         finally:
             selection.close()
-    manifest = _manifest(engine, options, fmt, selection, writer)
+    manifest = _manifest(engine, options, fmt, selection, writer, len(names))
     (options.out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return ExportResult(options.out, dict(writer.counts), manifest)
 
@@ -196,7 +205,7 @@ def _passages(interaction: Interaction) -> list[Passage]:
 
 
 def _manifest(
-    engine: Engine, options: ExportOptions, fmt: Format, selection: Selection, writer: _Writer
+    engine: Engine, options: ExportOptions, fmt: Format, selection: Selection, writer: _Writer, names: int
 ) -> dict[str, object]:
     with Session(engine) as session:
         total = session.scalar(select(func.count()).select_from(Interaction)) or 0
@@ -229,6 +238,7 @@ def _manifest(
             "eval_lines": writer.counts["eval"],
             "prompts_reconstructed": writer.reconstructed,
             "scrubbed": dict(sorted(writer.scrubbed.items())),
+            "asker_names_known": names,
         },
         "restricted_text_included": options.select.include_restricted,
         "empty_because": why,

@@ -241,6 +241,17 @@ def _excluded(
     return ""
 
 
+def asker_names(engine: Engine) -> set[str]:
+    """Every asker's names in the whole log, not just the selection: staff name colleagues
+    in their questions ("can Priya approve this?"), so each example is scrubbed of all of them."""
+    names: set[str] = set()
+    query = select(Interaction.asker_names).execution_options(yield_per=BATCH * 10)
+    with Session(engine) as session:
+        for listed in session.scalars(query):
+            names.update(listed or ())
+    return names
+
+
 def load_interactions(engine: Engine, ids: Sequence[str]) -> Iterator[Interaction]:
     """Second pass: the chosen interactions with their passages, a batch at a time, in order."""
     for start in range(0, len(ids), BATCH):

@@ -86,6 +86,7 @@ class InteractionRecord:
     user_prompt: str = ""
     prompt_version: int = 0
     passages: list[PassageRecord] = field(default_factory=list)
+    asker_names: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InteractionRecord:

@@ -58,6 +58,8 @@ class Interaction(Base):
     platform: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(256), index=True)
     user_id: Mapped[str] = mapped_column(String(256))
+    # Display and real names of the asker, for scrubbing them from training data (0003).
+    asker_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     thread_id: Mapped[str] = mapped_column(String(512), default="")
     question: Mapped[str] = mapped_column(Text)
     rewritten_question: Mapped[str] = mapped_column(Text, default="")

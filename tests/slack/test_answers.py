@@ -40,6 +40,7 @@ def test_a_mention_is_answered_in_its_thread_with_citations(
     start: ServerFactory, fake: FakeSlack, engine: Any
 ) -> None:
     server = start()
+    fake.add_user("U1", "Priya Sharma", profile={"real_name": "Priya Sharma", "display_name": "priya.s"})
     started = time.perf_counter()
     status, _ = server.event(mention_event(REMOTE, "C0ENG", "U1", "1700000001.000100"), "Ev1")
     assert status == 200 and time.perf_counter() - started < 5  # acknowledged before answering
@@ -84,8 +85,10 @@ def test_a_follow_up_in_the_thread_uses_the_earlier_turn(start: ServerFactory, f
     assert "20 working days" in texts(second)
 
 
-def test_direct_messages_and_slash_commands(start: ServerFactory, fake: FakeSlack) -> None:
+def test_direct_messages_and_slash_commands(start: ServerFactory, fake: FakeSlack, engine: Any) -> None:
     server = start()
+    # Without users:read the names are missing, and the question is answered all the same.
+    fake.fail("users.info", "missing_scope", times=2)
     server.event(message_event(REMOTE, "D0DM1", "U1", "1700000006.000100"), "Ev6")
     [dm] = fake.wait_for("chat.postMessage")
     assert dm.params["channel"] == "D0DM1" and "three days per week" in texts(dm)
@@ -97,6 +100,8 @@ def test_direct_messages_and_slash_commands(start: ServerFactory, fake: FakeSlac
     assert private.params["user"] == "U2" and "three days per week" in texts(private)
     time.sleep(0.5)
     assert len(fake.calls_to("chat.postMessage")) == 1
+    with Session(engine) as session:
+        assert session.scalars(select(Interaction.asker_names)).all() == [[], []]
 
 
 def test_reactions_and_buttons_vote_on_the_answer(start: ServerFactory, fake: FakeSlack, engine: Any) -> None:

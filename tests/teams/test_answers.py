@@ -18,6 +18,7 @@ from tests.fakes.teams_payloads import (
     CHANNEL_ID,
     TENANT_ID,
     USER_AAD_ID,
+    USER_NAME,
     channel_mention,
     group_chat_message,
     personal_message,
@@ -62,6 +63,7 @@ def test_a_channel_mention_is_answered_in_its_thread(
         thread,
         REMOTE,  # the mention stripped
     )
+    assert row.asker_names == [USER_NAME]  # for the fine-tuning export's scrubber
 
 
 def test_the_channel_decides_what_is_visible(start: ServerFactory, connector: FakeConnector) -> None:
