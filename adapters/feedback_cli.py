@@ -11,11 +11,11 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from adapters import terminal
-from bot.finetune.export import ExportError, ExportOptions, export
-from bot.finetune.formats import FORMATS
-from bot.finetune.select import SelectOptions
-from bot.finetune.stats import FeedbackStats, Tally, feedback_stats
 from bot.settings import Settings
+from eval.finetune.export import ExportError, ExportOptions, export
+from eval.finetune.formats import FORMATS
+from eval.finetune.select import SelectOptions
+from eval.finetune.stats import FeedbackStats, Tally, feedback_stats
 from knowledge.access import EVERY_CHANNEL
 from knowledge.service import current_versions
 

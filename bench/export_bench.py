@@ -4,7 +4,7 @@ For each backend and size: a fresh database is seeded in bulk (questions from po
 with small variations so near-duplicates occur; 3 passages each, 1-3 votes, some retracted),
 then two child processes run on it, one after the other:
 - baseline: stream every voted interaction with its passages (the rows the export must read);
-- export: `bot.finetune.export` to trl-kto (every voted answer written, scrubbed, validated).
+- export: `eval.finetune.export` to trl-kto (every voted answer written, scrubbed, validated).
 Each child reports its wall time and peak RSS. Printed: time and peak memory per run, the
 export/baseline time ratio, and the 100k/10k peak-memory ratio (flat memory: close to 1).
 """
@@ -139,8 +139,8 @@ def proc_mb(field: str) -> float:
 
 def child(mode: str, url: str, out: str) -> None:
     """Run in a fresh process: one measurement, printed as a JSON line."""
-    from bot.finetune.export import ExportOptions, export
-    from bot.finetune.select import SelectOptions
+    from eval.finetune.export import ExportOptions, export
+    from eval.finetune.select import SelectOptions
 
     engine = create_db_engine(url)
     before_mb = proc_mb("VmRSS")

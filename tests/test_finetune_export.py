@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot.finetune.export import ExportOptions, export
-from bot.finetune.formats import FORMATS
-from bot.finetune.select import SelectOptions, question_group, split_of
 from bot.store.interactions import InteractionLog, PassageRecord
 from bot.types import VoteSource, VoteValue
+from eval.finetune.export import ExportOptions, export
+from eval.finetune.formats import FORMATS
+from eval.finetune.select import SelectOptions, question_group, split_of
 from tests.records import make_record
 
 OPEN = frozenset({"everyone"})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.finetune.scrub import SCRUBBER_VERSION, Scrubber, ScrubResult
+from eval.finetune.scrub import SCRUBBER_VERSION, Scrubber, ScrubResult
 
 NAMES = ("Alice Example", "Will Smith", "José Álvarez-Núñez", "priya")
 SCRUBBER = Scrubber(names=NAMES)

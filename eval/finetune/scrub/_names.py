@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.finetune.scrub._marks import _NAME
+from eval.finetune.scrub._marks import _NAME
 
 # Names that are ordinary words too: never scrubbed alone (only inside a full given
 # name), and not looked for elsewhere after a self-introduction. They can be part of a

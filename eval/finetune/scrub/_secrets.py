@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from bot.finetune.scrub._marks import _SECRET, _SENTINEL_RANGE
+from eval.finetune.scrub._marks import _SECRET, _SENTINEL_RANGE
 
 _PEM = re.compile(
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"

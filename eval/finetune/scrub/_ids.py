@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.finetune.scrub._marks import _CHANNEL, _SENTINEL_RANGE, _USER
+from eval.finetune.scrub._marks import _CHANNEL, _SENTINEL_RANGE, _USER
 
 _SLACK_USER = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>\n]*)?>")
 _SLACK_CHANNEL = re.compile(r"<#[CGD][A-Z0-9]+(?:\|[^>\n]*)?>")

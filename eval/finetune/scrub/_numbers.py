@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from bot.finetune.scrub._marks import _S, Sub
+from eval.finetune.scrub._marks import _S, Sub
 
 _IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,

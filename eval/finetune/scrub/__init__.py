@@ -134,7 +134,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bot.finetune.scrub._ids import (
+from eval.finetune.scrub._ids import (
     _EMAIL,
     _EMPLOYEE_ID,
     _LABELLED_OBJECT_ID,
@@ -151,7 +151,7 @@ from bot.finetune.scrub._ids import (
     _looks_random,
     _slack_id,
 )
-from bot.finetune.scrub._marks import (
+from eval.finetune.scrub._marks import (
     _BUILTIN_KINDS,
     _CHANNEL,
     _MAX_KINDS,
@@ -166,7 +166,7 @@ from bot.finetune.scrub._marks import (
     _USER,
     Sub,
 )
-from bot.finetune.scrub._names import (
+from eval.finetune.scrub._names import (
     _COMMON_WORDS,
     _SELF_INTRO,
     _SELF_INTRO_TRIGGER,
@@ -174,7 +174,7 @@ from bot.finetune.scrub._names import (
     _NameIndex,
     _trie_regex,
 )
-from bot.finetune.scrub._numbers import (
+from eval.finetune.scrub._numbers import (
     _CARD,
     _IBAN,
     _IPV4,
@@ -191,7 +191,7 @@ from bot.finetune.scrub._numbers import (
     _labelled_phone,
     _phone_checker,
 )
-from bot.finetune.scrub._secrets import (
+from eval.finetune.scrub._secrets import (
     _AUTH_HEADER,
     _KEY_VALUE,
     _PEM,

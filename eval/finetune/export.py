@@ -22,9 +22,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.answering.prompts import SYSTEM_PROMPT, render_user_message
-from bot.finetune.formats import FORMATS, SCHEMA_VERSION, Example, Format, Pair
-from bot.finetune.scrub import SCRUBBER_VERSION, Scrubber
-from bot.finetune.select import (
+from bot.store.database import read_only
+from bot.store.models import Interaction, PromptText
+from eval.finetune.formats import FORMATS, SCHEMA_VERSION, Example, Format, Pair
+from eval.finetune.scrub import SCRUBBER_VERSION, Scrubber
+from eval.finetune.select import (
     Pick,
     Selection,
     SelectOptions,
@@ -33,8 +35,6 @@ from bot.finetune.select import (
     select_examples,
     split_of,
 )
-from bot.store.database import read_only
-from bot.store.models import Interaction, PromptText
 from knowledge.types import Passage
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
