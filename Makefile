@@ -23,7 +23,7 @@ $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
 
 .venv/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra eval
 	touch $@
 
 postgres:
