@@ -15,7 +15,7 @@ endif
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: run test lint bench bench-answers weaviate setup postgres
+.PHONY: run test lint bench bench-answers weaviate setup postgres chromium
 
 setup: .venv/.synced weaviate
 
@@ -28,6 +28,10 @@ $(UV):
 
 postgres:
 	@scripts/install_postgres.sh
+
+# Headless Chromium renders the weekly digest's page in its test.
+chromium:
+	@scripts/install_chromium.sh
 
 weaviate:
 	@WEAVIATE_BIN="$${WEAVIATE_BIN:-}" scripts/install_weaviate.sh >/dev/null
@@ -43,7 +47,7 @@ $(SAMPLES_STAMP): $(wildcard samples/policies/*) $(CONFIG) | setup
 run: setup $(SAMPLES_STAMP)
 	$(PY) app.py --config $(CONFIG) --data-dir $(DATA_DIR) chat --channel $(CHANNEL)
 
-test: setup postgres
+test: setup postgres chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: .venv/.synced

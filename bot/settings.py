@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -87,6 +88,61 @@ class TeamsSettings(BaseModel):
         return frozenset(self.allowed_tenants or ([credentials.tenant_id] if credentials.tenant_id else []))
 
 
+class DigestTarget(BaseModel):
+    """Where one group of leads gets the weekly digest, and which channels it reports on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="A short key, e.g. hr-leads.")
+    platform: Literal["slack", "teams"]
+    channel: str = Field(
+        min_length=1, description="Slack channel id, or Teams channel id (19:...@thread.tacv2)."
+    )
+    covers: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Channels whose questions the digest reports on; '*' for every channel.",
+    )
+    team_id: str | None = Field(None, description="Teams: the team (group) id, for links to answers.")
+
+
+class DigestSettings(BaseModel):
+    """The weekly quality digest for team leads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    leads: list[DigestTarget] = Field(default_factory=list)
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: str = Field(
+        "09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="When serve posts it, HH:MM."
+    )
+    timezone: str = Field("UTC", description="IANA zone of weekday and time, e.g. Europe/London.")
+    scheduled: bool = Field(True, description="serve posts the digest on schedule (when leads are set).")
+    stale_after_days: int = Field(365, ge=1, description="A cited document older than this is stale.")
+    worst_answers: int = Field(5, ge=0, le=50)
+    gap_similarity: float = Field(
+        0.75, gt=0, le=1, description="Cosine similarity that groups gap questions."
+    )
+    golden: Path | None = Field(None, description="Golden set (JSONL) evaluated for the digest.")
+    sample_size: int = Field(20, ge=0, le=500, description="The week's answers evaluated with the judge.")
+    slack_workspace_url: str | None = Field(
+        None, description="e.g. https://acme.slack.com: links from the digest to answers in Slack."
+    )
+    teams_service_url: str = Field(
+        "https://smba.trafficmanager.net/teams/", description="Bot Connector URL that Teams posts go to."
+    )
+
+    @model_validator(mode="after")
+    def _checked(self) -> DigestSettings:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"digest.timezone: unknown time zone {self.timezone!r}") from None
+        names = [t.name for t in self.leads]
+        if len(names) != len(set(names)):
+            raise ValueError("digest.leads: names must be unique")
+        return self
+
+
 class ServeSettings(BaseModel):
     """The `serve` process, shared by the Slack and Teams front ends."""
 
@@ -124,6 +180,7 @@ class FileConfig(BaseModel):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @model_validator(mode="after")
     def _default_audience_exists(self) -> FileConfig:

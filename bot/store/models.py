@@ -9,6 +9,7 @@ retracted vote stays in the history; at most one vote per user per answer is cur
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -153,3 +154,17 @@ class AnswerMessage(Base):
     message_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestRun(Base):
+    """One weekly digest for one leads' target: claimed by the first replica (the primary
+    key makes that race safe), marked when posted. Its summary gives next week's deltas."""
+
+    __tablename__ = "digest_runs"
+
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO week, 2026-W47
+    target: Mapped[str] = mapped_column(String(128), primary_key=True)  # digest.leads[].name
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(256), default="")
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
