@@ -25,6 +25,8 @@ from sqlalchemy import Engine  # noqa: E402
 
 from adapters import terminal  # noqa: E402
 from adapters.console import ChatConsole  # noqa: E402
+from adapters.digest_cli import add_commands as add_digest_commands  # noqa: E402
+from adapters.digest_cli import check_digest_settings, check_digest_usage  # noqa: E402
 from adapters.feedback_cli import (  # noqa: E402
     FeedbackUsageError,
     check_export_usage,
@@ -41,6 +43,8 @@ from bot.store.conversations import ConversationStore  # noqa: E402
 from bot.store.database import DatabaseError, create_db_engine, default_url, migrate, safe_url  # noqa: E402
 from bot.store.interactions import InteractionLog  # noqa: E402
 from bot.types import Answer, AnswerKind, Platform, Question  # noqa: E402
+from eval.digest import DigestError  # noqa: E402
+from eval.digest.week import WeekError  # noqa: E402
 from knowledge.embeddings import EmbeddingModelError  # noqa: E402
 from knowledge.loaders import DocumentDefaults, DocumentError, parse_effective_date  # noqa: E402
 from knowledge.schema import SchemaError  # noqa: E402
@@ -113,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--website", default="", help="https URL for the about page; default https://DOMAIN")
 
     add_feedback_commands(commands)
+    add_digest_commands(commands)
 
     chat = commands.add_parser("chat", help="a local chat console standing in for a channel")
     chat.add_argument("--channel", required=True, help="the channel the console stands in for")
@@ -195,6 +200,20 @@ def check_usage(args: argparse.Namespace) -> None:
         raise UsageError(
             "give a question, or --questions FILE.jsonl --json; `chat` is the interactive console"
         )
+
+
+def cmd_digest(
+    bot: SupportBot, kb: WeaviateKnowledgeBase, settings: Settings, args: argparse.Namespace
+) -> int:
+    from adapters import digest_cli
+    from adapters.digests import make_publisher, teams_poster
+    from adapters.slack import web_client
+
+    slack = None
+    if settings.slack_bot_token is not None:
+        slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    publisher = make_publisher(settings, bot.log.engine, kb, None, slack, teams_poster(settings))
+    return digest_cli.cmd_digest(publisher, args)
 
 
 def cmd_retrieve(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
@@ -327,7 +346,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_teams_package(args)
         if args.command == "export-finetune":
             check_export_usage(args)  # before the slow start
+        if args.command == "digest":
+            check_digest_usage(args)
         settings = load_settings(args.config, args.data_dir)
+        if args.command == "digest":
+            check_digest_settings(settings.file.digest, args)
         if args.command in {"export-finetune", "feedback"}:
             with open_database(settings) as engine:
                 if args.command == "feedback":
@@ -348,16 +371,18 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_ingest(kb, args, settings)
             if args.command == "retrieve":
                 return cmd_retrieve(kb, args)
-            if args.command in {"ask", "chat", "serve"}:
+            if args.command in {"ask", "chat", "serve", "digest"}:
                 with open_bot(settings, kb) as bot:
                     if args.command == "ask":
                         return cmd_ask(bot, args)
+                    if args.command == "digest":
+                        return cmd_digest(bot, kb, settings, args)
                     if args.command == "serve":
                         return cmd_serve(bot, kb, settings, args)
                     ChatConsole(bot, args.channel, args.user).run()
                     return EXIT_OK
             return cmd_docs(kb, args)
-    except (ConfigError, UsageError, DocumentError, FeedbackUsageError) as error:
+    except (ConfigError, UsageError, DocumentError, FeedbackUsageError, WeekError, DigestError) as error:
         terminal.error(str(error))
         return EXIT_USAGE
     except (WeaviateStartError, SchemaError, EmbeddingModelError, DatabaseError) as error:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Protocol
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from adapters import terminal
+from adapters.digest_schedule import DigestSchedule
+from adapters.digests import DigestKnowledge, make_publisher, teams_poster
 from adapters.http_server import build_web_app
 from adapters.slack import build_slack_app, socket_mode_handler
 from adapters.slack.listeners import SlackFrontEnd
@@ -34,6 +37,9 @@ def check_serve_settings(settings: Settings) -> None:
             "Teams needs the tenant(s) to answer: set MICROSOFT_APP_TENANT_ID or teams.allowed_tenants "
             "(otherwise any organisation could use a multi-tenant bot)"
         )
+    for lead in settings.file.digest.leads:
+        if (lead.platform == "slack" and not slack) or (lead.platform == "teams" and settings.teams is None):
+            raise ConfigError(f"digest.leads {lead.name} posts to {lead.platform}, which is not configured")
     if not slack and settings.teams is None:
         raise ConfigError(
             "serve needs Slack (SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET) or Teams "
@@ -41,7 +47,11 @@ def check_serve_settings(settings: Settings) -> None:
         )
 
 
-def serve(bot: SupportBot, kb: KnowledgeAdmin, settings: Settings, host: str, port: int) -> int:
+class ServedKnowledge(KnowledgeAdmin, DigestKnowledge, Protocol):
+    pass
+
+
+def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, port: int) -> int:
     """Run until SIGTERM or Ctrl-C; answers under way are finished first. The exit code."""
     check_serve_settings(settings)
     assert bot.conversations is not None
@@ -62,16 +72,29 @@ def serve(bot: SupportBot, kb: KnowledgeAdmin, settings: Settings, host: str, po
         else None
     )
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+    schedule = None
+    if settings.file.digest.leads and settings.file.digest.scheduled:
+        poster = teams_poster(settings, teams.adapter if teams else None)
+        publisher = make_publisher(
+            settings, bot.log.engine, kb, None, slack.client if slack else None, poster
+        )
+        schedule = DigestSchedule(publisher, settings.file.digest)
     try:
         return asyncio.run(
-            _serve(build_web_app(slack, teams), host, port, slack, app_token, teams is not None)
+            _serve(build_web_app(slack, teams), host, port, slack, app_token, teams is not None, schedule)
         )
     finally:
         workers.shutdown()
 
 
 async def _serve(
-    web_app: web.Application, host: str, port: int, slack: AsyncApp | None, app_token: str | None, teams: bool
+    web_app: web.Application,
+    host: str,
+    port: int,
+    slack: AsyncApp | None,
+    app_token: str | None,
+    teams: bool,
+    schedule: DigestSchedule | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -86,6 +109,7 @@ async def _serve(
         loop.add_signal_handler(signum, on_signal)
     runner = web.AppRunner(web_app)
     await runner.setup()
+    background: asyncio.Task[None] | None = None
     socket = socket_mode_handler(slack, app_token) if slack is not None and app_token else None
     try:
         await web.TCPSite(runner, host, port).start()
@@ -98,8 +122,13 @@ async def _serve(
         if teams:
             terminal.err.print(f"Serving Teams (Bot Framework) at {base}/api/messages")
         terminal.err.print(f"Health: {base}/health")
+        if schedule is not None:
+            background = asyncio.create_task(schedule.run(), name="weekly-digest")
+            terminal.err.print(f"Weekly digest: {schedule.describe()}")
         await stop.wait()
     finally:
+        if background is not None:
+            background.cancel()  # a digest being built is claimed again by the next replica to tick
         if socket is not None:
             await socket.close_async()
         await runner.cleanup()  # no new requests from here on

@@ -88,6 +88,9 @@ class TeamsSettings(BaseModel):
         return frozenset(self.allowed_tenants or ([credentials.tenant_id] if credentials.tenant_id else []))
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
+
+
 class DigestTarget(BaseModel):
     """Where one group of leads gets the weekly digest, and which channels it reports on."""
 
@@ -103,6 +106,9 @@ class DigestTarget(BaseModel):
         description="Channels whose questions the digest reports on; '*' for every channel.",
     )
     team_id: str | None = Field(None, description="Teams: the team (group) id, for links to answers.")
+    tenant_id: str | None = Field(
+        None, description="Teams: the tenant; default the bot's only allowed tenant."
+    )
 
 
 class DigestSettings(BaseModel):

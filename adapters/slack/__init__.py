@@ -8,6 +8,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import SlackFrontEnd
 
@@ -21,15 +22,24 @@ def build_slack_app(
     app = AsyncApp(token=bot_token, signing_secret=signing_secret, process_before_response=False)
     # Bolt builds its own client (handing it one makes Bolt warn that SLACK_BOT_TOKEN is
     # unused whenever that variable is set, as it is in production): adjust that one.
-    client = app.client
+    _configure(app.client, api_url)
+    front.register(app)
+    return app
+
+
+def web_client(bot_token: str, api_url: str | None) -> AsyncWebClient:
+    """A Web API client outside Bolt (the digest command), set up like Bolt's."""
+    return _configure(AsyncWebClient(token=bot_token), api_url)
+
+
+def _configure(client: AsyncWebClient, api_url: str | None) -> AsyncWebClient:
     client.base_url = api_url or DEFAULT_API_URL
     # Replaces the SDK's default list, so the connection-error handler is named again.
     client.retry_handlers = [
         AsyncConnectionErrorRetryHandler(),
         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
     ]
-    front.register(app)
-    return app
+    return client
 
 
 def socket_mode_handler(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:

@@ -4,3 +4,7 @@ numbers.py computes, gaps.py groups unanswered questions, charts.py draws, facts
 the headline, quality.py holds the RAGAS section, page.py writes the files, runs.py
 records each week's digest so it is posted once. Posting to Slack and Teams is in adapters.
 """
+
+
+class DigestError(RuntimeError):
+    """A digest cannot be built or posted as configured (the message says what to set)."""

@@ -55,13 +55,14 @@ def write_digest(
     page = folder / "index.html"
     page.write_text(html, encoding="utf-8")
     data = folder / "digest.json"
-    data.write_text(json.dumps(summary(numbers, title, quality), indent=2, default=_plain) + "\n")
+    data.write_text(json.dumps(summary(numbers, title, quality), indent=2) + "\n")
     return DigestFiles(folder, page, data, tuple(charts))
 
 
 def summary(numbers: WeekNumbers, title: str, quality: Quality | None) -> dict[str, Any]:
+    """Everything in the digest as plain JSON values (it is also stored in digest_runs)."""
     head, before = numbers.headline, numbers.previous
-    return {
+    data = {
         "title": title,
         "week": str(numbers.week),
         "scope": list(numbers.scope),
@@ -86,6 +87,8 @@ def summary(numbers: WeekNumbers, title: str, quality: Quality | None) -> dict[s
         "quality": quality.scores if quality else {},
         "quality_notes": list(quality.notes) if quality else [],
     }
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=_plain))
+    return plain
 
 
 def _plain(value: object) -> object:

@@ -4,6 +4,8 @@
 with `urljoin`; its clients add a missing trailing "/" themselves). Every call is recorded as an `ApiCall`
 in `fake.calls`, including refused ones; `wait_for` waits for calls made in the background.
 Files registered with `add_file` are served at their `url_private(_download)` to the bot token.
+Uploads (`files_upload_v2`: files.getUploadURLExternal, a POST of the bytes to the URL it
+returns, files.completeUploadExternal) are kept in `fake.uploads` once completed.
 Payload builders and `signed_headers` (requests INTO the app) live in `slack_payloads`.
 """
 
@@ -29,9 +31,22 @@ JSON = dict[str, Any]
 Answer = tuple[int, JSON, dict[str, str]]  # status, body, extra headers
 # Form-encoded arguments that Slack takes as JSON strings; recorded parsed.
 JSON_FIELDS = frozenset(
-    {"blocks", "attachments", "metadata", "view", "user_auth_blocks", "unfurls", "chunks"}
+    {"blocks", "attachments", "metadata", "view", "user_auth_blocks", "unfurls", "chunks", "files"}
 )
 LOGIN_PAGE = b"<html>login</html>"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file shared by files.completeUploadExternal."""
+
+    file_id: str
+    filename: str
+    title: str
+    content: bytes
+    channel: str
+    initial_comment: str
+    thread_ts: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,8 @@ class FakeSlack:
         self._users: dict[str, JSON] = {}
         self._channels: dict[str, JSON] = {}
         self._reactions: set[tuple[str, str, str]] = set()
+        self._pending_uploads: dict[str, JSON] = {}  # file id -> filename, length, bytes once POSTed
+        self._uploads: list[Upload] = []
         self._ts = itertools.count(1)
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(
@@ -86,6 +103,11 @@ class FakeSlack:
     def calls(self) -> list[ApiCall]:
         with self._cond:
             return list(self._calls)
+
+    @property
+    def uploads(self) -> list[Upload]:
+        with self._cond:
+            return list(self._uploads)
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
@@ -240,6 +262,15 @@ class FakeSlack:
                 with self._cond:
                     known = self._users.get(uid := str(p.get("user")))
                 answer["user"] = known or user_object(uid, self.team_id, is_bot=uid == self.bot_user_id)
+            case "files.getUploadURLExternal":
+                if not p.get("filename") or not str(p.get("length", "")).isdigit():
+                    return 200, {"ok": False, "error": "invalid_arguments"}, {}
+                file_id = f"F{next(self._ts):08d}"
+                with self._cond:
+                    self._pending_uploads[file_id] = {"filename": p["filename"], "length": int(p["length"])}
+                answer |= {"upload_url": f"{self.base_url}/upload/v1/{file_id}", "file_id": file_id}
+            case "files.completeUploadExternal":
+                return self._complete_uploads(p)
             case "files.info":
                 with self._cond:
                     found = self._files.get(str(p.get("file")))
@@ -247,6 +278,40 @@ class FakeSlack:
                     return 200, {"ok": False, "error": "file_not_found"}, {}
                 answer |= {"file": dict(found[0]), "comments": [], "response_metadata": {"next_cursor": ""}}
         return 200, answer, {}
+
+    def _upload(self, path: str, body: bytes) -> tuple[int, bytes, str]:
+        self._record(ApiCall("upload", {"path": path, "bytes": len(body)}, ""))
+        with self._cond:
+            pending = self._pending_uploads.get(path.rsplit("/", 1)[-1])
+            if pending is None:
+                return 404, b"not found", "text/plain"
+            if len(body) != pending["length"]:  # Slack checks the length announced in step one
+                return 400, b"length mismatch", "text/plain"
+            pending["content"] = body
+        return 200, f"OK - {len(body)}".encode(), "text/plain"
+
+    def _complete_uploads(self, p: JSON) -> Answer:
+        files = p.get("files")
+        if not isinstance(files, list) or not files:
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        with self._cond:
+            if any("content" not in self._pending_uploads.get(str(f.get("id")), {}) for f in files):
+                return 200, {"ok": False, "error": "file_not_found"}, {}
+            for f in files:
+                pending = self._pending_uploads.pop(str(f["id"]))
+                self._uploads.append(
+                    Upload(
+                        str(f["id"]),
+                        pending["filename"],
+                        str(f.get("title") or pending["filename"]),
+                        pending["content"],
+                        str(p.get("channel_id") or p.get("channels") or ""),
+                        str(p.get("initial_comment") or ""),
+                        str(p.get("thread_ts") or ""),
+                    )
+                )
+        shared = [{"id": f["id"], "title": f.get("title", "")} for f in files]
+        return 200, {"ok": True, "files": shared}, {}
 
     def _download(self, path: str, token: str) -> tuple[int, bytes, str]:
         self._record(ApiCall("files-pri", {"path": path}, token))
@@ -300,6 +365,8 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 payload, content_type = json.dumps(answer).encode(), "application/json; charset=utf-8"
             elif url.path.startswith("/files-pri/") and self.command == "GET":
                 status, payload, content_type = fake._download(url.path, token if auth else "")
+            elif url.path.startswith("/upload/v1/") and self.command == "POST":
+                status, payload, content_type = fake._upload(url.path, body)
             elif url.path.startswith("/response-url/"):
                 fake._record(ApiCall("response_url", params, ""))
                 status, payload, content_type = 200, b'{"ok":true}', "application/json"

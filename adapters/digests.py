@@ -1,0 +1,184 @@
+"""Building and posting the weekly digests, for `app.py digest` and for `serve`'s schedule.
+
+The digest itself is decided in eval.digest; here it meets the platforms: links to the
+posted answers, the Slack and Teams clients, and the claim that makes a week's digest go
+out once however many replicas run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import numpy as np
+from botbuilder.integration.aiohttp import CloudAdapter
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
+
+from adapters.slack import digest as slack_digest
+from adapters.teams import digest as teams_digest
+from adapters.teams.auth import BotAuthentication
+from bot.settings import DigestSettings, DigestTarget, Settings
+from eval.digest import DigestError, runs
+from eval.digest.build import ALL, Digest, QualityProvider, build_digest
+from eval.digest.numbers import EVERY_CHANNEL, LinkMaker
+from eval.digest.week import Week
+from knowledge.types import DocumentInfo
+
+logger = logging.getLogger(__name__)
+
+
+class DigestKnowledge(Protocol):
+    embed_model: Any  # a LlamaIndex embedding model
+
+    def list_documents(self) -> list[DocumentInfo]: ...
+
+
+@dataclass(frozen=True)
+class TeamsPoster:
+    adapter: CloudAdapter
+    app_id: str
+    tenants: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    target: str
+    week: Week
+    posted: bool
+    detail: str  # where it went, or why not
+    digest: Digest | None = None
+    elsewhere: bool = False  # another instance has posted it already
+
+
+def answer_links(settings: DigestSettings) -> LinkMaker:
+    """Links from the digest to posted answers: Slack needs the workspace URL, Teams the team."""
+    teams = {t.channel: t for t in settings.leads if t.platform == "teams"}
+
+    def link(platform: str, channel: str, message_id: str) -> str | None:
+        if platform == "slack" and settings.slack_workspace_url:
+            base = settings.slack_workspace_url.rstrip("/")
+            return f"{base}/archives/{channel}/p{message_id.replace('.', '')}"
+        if platform == "teams":
+            url = f"https://teams.microsoft.com/l/message/{quote(channel, safe='')}/{quote(message_id, safe='')}"
+            target = teams.get(channel)
+            return url + (f"?groupId={quote(target.team_id)}" if target and target.team_id else "")
+        return None
+
+    return link
+
+
+class DigestPublisher:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        documents: Callable[[], dict[str, DocumentInfo]],
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+        quality: QualityProvider | None = None,
+        slack: AsyncWebClient | None = None,
+        teams: TeamsPoster | None = None,
+    ) -> None:
+        self.settings, self.engine = settings, engine
+        self.digest_settings = settings.file.digest
+        self.documents, self.embed, self.quality = documents, embed, quality
+        self.slack, self.teams = slack, teams
+        self.out = settings.data_dir / "digests"
+
+    def targets(self, only: str | None = None) -> list[DigestTarget | None]:
+        """The configured leads (or the one named); None stands for one digest of every channel."""
+        leads = self.digest_settings.leads
+        if only is not None:
+            found = [t for t in leads if t.name == only]
+            if not found:
+                names = ", ".join(t.name for t in leads) or "none configured"
+                raise DigestError(f"no digest.leads entry named {only!r} (known: {names})")
+            return list(found)
+        return list(leads) or [None]
+
+    def build(self, week: Week, target: DigestTarget | None, out: Path | None = None) -> Digest:
+        return build_digest(
+            self.engine,
+            week,
+            target.name if target else ALL,
+            target.covers if target else [EVERY_CHANNEL],
+            self.documents(),
+            self.digest_settings,
+            out or self.out,
+            embed=self.embed,
+            link=answer_links(self.digest_settings),
+            quality=self.quality,
+        )
+
+    async def post(self, digest: Digest, target: DigestTarget) -> str:
+        if target.platform == "slack":
+            if self.slack is None:
+                raise DigestError(f"digest.leads {target.name}: Slack is not configured (SLACK_BOT_TOKEN)")
+            ts = await slack_digest.post_digest(self.slack, target.channel, digest)
+            return f"Slack {target.channel} (ts {ts})"
+        if self.teams is None:
+            raise DigestError(f"digest.leads {target.name}: Teams is not configured (MICROSOFT_APP_ID)")
+        tenant = target.tenant_id or (
+            next(iter(self.teams.tenants)) if len(self.teams.tenants) == 1 else None
+        )
+        if tenant is None:
+            raise DigestError(f"digest.leads {target.name}: set tenant_id (the bot allows several tenants)")
+        conversation = await teams_digest.post_digest(
+            self.teams.adapter,
+            self.teams.app_id,
+            self.digest_settings.teams_service_url,
+            tenant,
+            target.channel,
+            digest,
+        )
+        return f"Teams {target.channel} ({conversation})"
+
+    async def publish(self, week: Week, target: DigestTarget, force: bool = False) -> Outcome:
+        """Claim the week, build (in a thread: charts and RAGAS are CPU work), post, record."""
+        claimed = await asyncio.to_thread(runs.claim, self.engine, week, target.name)
+        if not claimed and not force:
+            when = await asyncio.to_thread(runs.posted_at, self.engine, week, target.name)
+            detail = f"already posted {when:%Y-%m-%d %H:%M} UTC" if when else "another instance is posting it"
+            return Outcome(target.name, week, False, detail, elsewhere=when is not None)
+        try:
+            digest = await asyncio.to_thread(self.build, week, target)
+            where = await self.post(digest, target)
+        except BaseException:  # also cancelled (serve stopping): the week may be claimed again
+            await asyncio.shield(asyncio.to_thread(runs.release, self.engine, week, target.name))
+            raise
+        await asyncio.to_thread(runs.record, self.engine, week, target.name, digest.summary, True)
+        logger.info("digest %s for %s posted to %s", week, target.name, where)
+        return Outcome(target.name, week, True, where, digest)
+
+
+def make_publisher(
+    settings: Settings,
+    engine: Engine,
+    kb: DigestKnowledge,
+    quality: QualityProvider | None = None,
+    slack: AsyncWebClient | None = None,
+    teams: TeamsPoster | None = None,
+) -> DigestPublisher:
+    """The publisher on the knowledge base: its catalogue for document facts, its embedding
+    model to group content gaps by meaning."""
+
+    def documents() -> dict[str, DocumentInfo]:
+        return {d.doc_id: d for d in kb.list_documents()}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(kb.embed_model.get_text_embedding_batch(texts))
+
+    return DigestPublisher(settings, engine, documents, embed, quality, slack, teams)
+
+
+def teams_poster(settings: Settings, adapter: CloudAdapter | None = None) -> TeamsPoster | None:
+    if settings.teams is None:
+        return None
+    if adapter is None:
+        adapter = CloudAdapter(BotAuthentication(settings.teams))
+    return TeamsPoster(adapter, settings.teams.app_id, settings.file.teams.tenants(settings.teams))
