@@ -10,9 +10,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import yaml
 
+from bot.settings import WEEKDAYS
 from knowledge.weaviate_server import free_port
 from tests.cli_runner import REPO, cli
 from tests.fakes.bot_connector import FakeConnector
@@ -57,7 +61,22 @@ def serving(environ: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], st
             process.wait()
 
 
-def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(samples_env: dict[str, str]) -> None:
+def with_digest(environ: dict[str, str], tmp_path: Path, service_url: str) -> dict[str, str]:
+    """A settings file whose weekly digest is due now, for one Slack and one Teams lead."""
+    today = WEEKDAYS[datetime.now(UTC).weekday()]
+    leads = [
+        {"name": "hr-leads", "platform": "slack", "channel": "C0LEADS", "covers": ["C0HR", "C0ENG"]},
+        {"name": "eng-leads", "platform": "teams", "channel": "19:leads@thread.tacv2"},
+    ]
+    digest = {"leads": leads, "weekday": today, "time": "00:00", "teams_service_url": service_url}
+    config = tmp_path / "with-digest.yaml"
+    config.write_text(Path(environ["CFG"]).read_text() + "\n" + yaml.safe_dump({"digest": digest}))
+    return {**environ, "CFG": str(config)}
+
+
+def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(
+    samples_env: dict[str, str], tmp_path: Path
+) -> None:
     with (
         FakeSlack(bot_token="xoxb-serve") as fake,
         FakeIdentity(apps={BOT_APP_ID: TEAMS_PASSWORD}) as identity,
@@ -75,6 +94,7 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(samples_
             "TO_CHANNEL_FROM_BOT_LOGIN_URL": identity.login_url(),
             "REQUESTS_CA_BUNDLE": identity.ca_bundle,
         }
+        environ = with_digest(environ, tmp_path, connector.service_url)
         with serving(environ) as (process, url):
             with urllib.request.urlopen(url + "/health", timeout=10) as response:
                 assert json.loads(response.read()) == {"status": "ok", "slack": True, "teams": True}
@@ -95,15 +115,28 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(samples_
             )
             with urllib.request.urlopen(request, timeout=10) as response:
                 assert response.status == 201
-            [post] = fake.wait_for("chat.postMessage", timeout=60)
+            deadline = time.monotonic() + 60  # the digest posts to Slack too, in its own time
+            while not (
+                answers := [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "C0ENG"]
+            ):
+                assert time.monotonic() < deadline, "no answer in C0ENG"
+                time.sleep(0.1)
+            [post] = answers
             assert post.params["thread_ts"] == "1700000070.000100" and post.token == "xoxb-serve"
             assert "three days per week" in json.dumps(post.params.get("blocks"))
             [reply] = connector.wait_for("replies", timeout=60)
             assert reply.activity_id == activity["id"] and "three days per week" in json.dumps(reply.body)
+            # The weekly digest was due at start: posted to both leads, charts uploaded in Slack.
+            [created] = connector.wait_for("create_conversation", timeout=120)
+            assert created.body["channelData"]["channel"]["id"] == "19:leads@thread.tacv2"
+            fake.wait_for("files.completeUploadExternal", timeout=120)
+            digests = [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "C0LEADS"]
+            assert len(digests) == 1 and digests[0].params["blocks"][0]["type"] == "header"
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, output
     assert "Serving Slack events" in output and "Serving Teams" in output and "WARNING" not in output
+    assert "Weekly digest: " in output and "hr-leads (slack), eng-leads (teams)" in output
     for secret in ["xoxb-serve", SECRET, TEAMS_PASSWORD, token]:
         assert secret not in output
 
