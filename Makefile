@@ -15,7 +15,7 @@ endif
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: run test lint bench bench-answers weaviate setup postgres chromium
+.PHONY: run test lint bench bench-answers weaviate setup postgres test-tools
 
 setup: .venv/.synced weaviate
 
@@ -29,9 +29,9 @@ $(UV):
 postgres:
 	@scripts/install_postgres.sh
 
-# Headless Chromium renders the weekly digest's page in its test.
-chromium:
-	@scripts/install_chromium.sh
+# Chromium (the digest page test) and docker-compose (the compose file test), from Debian.
+test-tools:
+	@scripts/install_test_tools.sh
 
 weaviate:
 	@WEAVIATE_BIN="$${WEAVIATE_BIN:-}" scripts/install_weaviate.sh >/dev/null
@@ -47,7 +47,7 @@ $(SAMPLES_STAMP): $(wildcard samples/policies/*) $(CONFIG) | setup
 run: setup $(SAMPLES_STAMP)
 	$(PY) app.py --config $(CONFIG) --data-dir $(DATA_DIR) chat --channel $(CHANNEL)
 
-test: setup postgres chromium
+test: setup postgres test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: .venv/.synced
