@@ -331,12 +331,26 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def configure_logging(log_format: str, verbose: bool) -> None:
+    """Text for people at a terminal; JSON lines (SUPPORTBOT_LOG_FORMAT=json) for log shippers."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("text", args.verbose)
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
@@ -349,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "digest":
             check_digest_usage(args)
         settings = load_settings(args.config, args.data_dir)
+        if settings.log_format != "text":
+            configure_logging(settings.log_format, args.verbose)
         if args.command == "digest":
             check_digest_settings(settings.file.digest, args)
         if args.command in {"export-finetune", "feedback"}:

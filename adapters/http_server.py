@@ -1,11 +1,13 @@
 """The one aiohttp server the chat platforms talk to: Slack at /slack/events, Teams at
-/api/messages, plus /health for load balancers and container probes."""
+/api/messages, plus /health for load balancers and container probes and /metrics for
+Prometheus (counts and timings only: no question text, channel or user appears there)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
@@ -19,7 +21,11 @@ def build_web_app(slack: AsyncApp | None, teams: TeamsEndpoint | None = None) ->
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "slack": slack is not None, "teams": teams is not None})
 
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
     if slack is not None:
 
         async def slack_events(request: web.Request) -> web.Response:

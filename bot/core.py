@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot import metrics
 from bot.answering.base import Answerer, AnswererError, Draft, QuestionRewriter
 from bot.answering.citations import resolve_citations
 from bot.answering.claude import ClaudeSettings
@@ -73,10 +74,12 @@ class SupportBot:
     def answer(self, question: Question) -> Answer:
         started = time.perf_counter()
         try:
-            return self._answer(question, started)
+            answer = self._answer(question, started)
         except Exception:
             logger.exception("answering failed in channel %s", question.channel)
-            return Answer(INTERNAL_ERROR, AnswerKind.FAILED, latency_ms=_since(started))
+            answer = Answer(INTERNAL_ERROR, AnswerKind.FAILED, latency_ms=_since(started))
+        metrics.answered(question.platform.value, answer)
+        return answer
 
     def vote(
         self, interaction_id: str, user: str, value: VoteValue, source: VoteSource, comment: str = ""
@@ -85,16 +88,20 @@ class SupportBot:
             outcome = self.log.vote(interaction_id, user, value, source, comment.strip())
         except RecordError as error:
             logger.error("%s", error)
-            return VoteOutcome(VoteStatus.FAILED, interaction_id, value)
-        logger.info("vote %s by %s on %s: %s", value, user, interaction_id, outcome.status)
+            outcome = VoteOutcome(VoteStatus.FAILED, interaction_id, value)
+        else:
+            logger.info("vote %s by %s on %s: %s", value, user, interaction_id, outcome.status)
+        metrics.voted(outcome, source)
         return outcome
 
     def retract(self, interaction_id: str, user: str, value: VoteValue | None = None) -> VoteOutcome:
         try:
-            return self.log.retract(interaction_id, user, value)
+            outcome = self.log.retract(interaction_id, user, value)
         except RecordError as error:
             logger.error("%s", error)
-            return VoteOutcome(VoteStatus.FAILED, interaction_id, value)
+            outcome = VoteOutcome(VoteStatus.FAILED, interaction_id, value)
+        metrics.voted(outcome, None)
+        return outcome
 
     # -- the pipeline --------------------------------------------------------------------
 
@@ -112,7 +119,8 @@ class SupportBot:
         history = self._history(question)
         rewritten = self.rewriter.rewrite(text, history) if history else text
         try:
-            passages = self.kb.retrieve(rewritten, scope)
+            with metrics.RETRIEVAL_SECONDS.time():
+                passages = self.kb.retrieve(rewritten, scope)
         except Exception as error:
             logger.exception("retrieval failed in channel %s", question.channel)
             failed = Draft(RETRIEVAL_FAILED, AnswerKind.FAILED, "none", "", "", "")
@@ -198,10 +206,13 @@ class SupportBot:
     ) -> bool:
         record = interaction_record(question, text, scope, answer, draft, error)
         try:
-            return self.log.record(record)
+            stored = self.log.record(record)
         except Exception:  # the answer is computed: a broken log (or spool) must not hide it
             logger.exception("interaction %s not recorded", record.id)
-            return False
+            stored = False
+        if not stored:
+            metrics.UNRECORDED.inc()
+        return stored
 
 
 def interaction_record(

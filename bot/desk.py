@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from bot import metrics
 from bot.settings import IngestPolicy
 from knowledge.access import AccessPolicy
 from knowledge.loaders import (
@@ -122,6 +123,7 @@ class KnowledgeDesk:
             )
         docs, failed = self._documents(post, header)
         results = failed + (self.kb.ingest_documents(docs) if docs else [])
+        metrics.ingested([r.status.value for r in results])
         if not results:
             return DeskReply(
                 False, "Nothing to index: the post has no text after its header lines and no files."

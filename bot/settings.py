@@ -228,6 +228,11 @@ class EnvSettings(BaseSettings):
     openid_metadata_url: str | None = Field(None, alias="TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL")
     login_url: str | None = Field(None, alias="TO_CHANNEL_FROM_BOT_LOGIN_URL")
     config: Path | None = Field(None, alias="SUPPORTBOT_CONFIG")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        alias="SUPPORTBOT_LOG_FORMAT",
+        description="json: one JSON object per log line (log shippers).",
+    )
 
 
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant"}
@@ -259,6 +264,7 @@ class Settings:
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
     teams: TeamsCredentials | None = None
+    log_format: str = "text"
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -351,6 +357,7 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
         slack_app_token=_set(env.slack_app_token),
         slack_api_url=env.slack_api_url or None,
         teams=_teams_credentials(env),
+        log_format=env.log_format,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,3 +123,15 @@ def test_reindex_keeps_every_chunk_searchable(env: dict[str, str]) -> None:
     assert "Re-indexed 3 chunks" in out.stdout
     after = json_lines(cli(["retrieve", "--channel", "C1", "--json", "meal allowance"], env).stdout)[0]
     assert [p["chunk_id"] for p in after["passages"]] == [p["chunk_id"] for p in before["passages"]]
+
+
+def test_json_logs_for_log_shippers(samples_env: dict[str, str]) -> None:
+    result = cli(
+        ["-v", "ask", "--channel", "C0ENG", "How many days can I work remotely?"],
+        {**samples_env, "SUPPORTBOT_LOG_FORMAT": "json"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert any(line["logger"] == "bot.core" and line["message"].startswith("answered ") for line in lines)
+    assert all(line.startswith("{") for line in result.stderr.splitlines() if line.strip())

@@ -132,6 +132,16 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(
             fake.wait_for("files.completeUploadExternal", timeout=120)
             digests = [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "C0LEADS"]
             assert len(digests) == 1 and digests[0].params["blocks"][0]["type"] == "header"
+            # Prometheus sees both answers, by platform and kind, and their latencies.
+            with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+                metrics = response.read().decode()
+            for platform in ("slack", "teams"):
+                assert f'supportbot_questions_total{{kind="extracted",platform="{platform}"}} 1.0' in metrics
+                assert (
+                    f'supportbot_answer_seconds_count{{kind="extracted",platform="{platform}"}} 1.0'
+                    in metrics
+                )
+            assert "supportbot_retrieval_seconds_bucket" in metrics and "C0ENG" not in metrics
             process.send_signal(signal.SIGTERM)
             output, _ = process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, output
