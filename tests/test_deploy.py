@@ -64,6 +64,7 @@ def test_the_compose_file_validates_with_secrets_from_the_env_file(tmp_path: Pat
     assert "bot-data:/data:rw" in services["bot"]["volumes"] and set(config["volumes"]) == {
         "bot-data",
         "weaviate-data",
+        "weaviate-backups",
         "postgres-data",
     }
     # Nothing secret is written in the file itself.
