@@ -61,13 +61,15 @@ def serving(environ: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], st
             process.wait()
 
 
-def with_digest(environ: dict[str, str], tmp_path: Path, service_url: str) -> dict[str, str]:
-    """A settings file whose weekly digest is due now, for one Slack and one Teams lead."""
+def with_digest(
+    environ: dict[str, str], tmp_path: Path, service_url: str, slack_only: bool = False
+) -> dict[str, str]:
+    """A settings file whose weekly digest is due now, for one Slack and (unless `slack_only`) one Teams lead."""
     today = WEEKDAYS[datetime.now(UTC).weekday()]
     leads = [
         {"name": "hr-leads", "platform": "slack", "channel": "C0LEADS", "covers": ["C0HR", "C0ENG"]},
         {"name": "eng-leads", "platform": "teams", "channel": "19:leads@thread.tacv2"},
-    ]
+    ][: 1 if slack_only else 2]
     digest = {"leads": leads, "weekday": today, "time": "00:00", "teams_service_url": service_url}
     config = tmp_path / "with-digest.yaml"
     config.write_text(Path(environ["CFG"]).read_text() + "\n" + yaml.safe_dump({"digest": digest}))
