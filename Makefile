@@ -60,6 +60,7 @@ bench: setup postgres
 	$(PY) -m bench.answer_bench
 	$(PY) -m bench.slack_bench
 	$(PY) -m bench.export_bench
+	$(PY) -m bench.replicas_bench
 
 bench-answers: setup
 	$(PY) -m bench.answer_bench
