@@ -34,6 +34,7 @@ from adapters.feedback_cli import (  # noqa: E402
     cmd_stats,
 )
 from adapters.feedback_cli import add_commands as add_feedback_commands  # noqa: E402
+from adapters.notices_cli import add_commands as add_notice_commands  # noqa: E402
 from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_feedback_commands(commands)
     add_digest_commands(commands)
+    add_notice_commands(commands)
 
     chat = commands.add_parser("chat", help="a local chat console standing in for a channel")
     chat.add_argument("--channel", required=True, help="the channel the console stands in for")
@@ -214,6 +216,19 @@ def cmd_digest(
         slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     publisher = make_publisher(settings, bot.log.engine, kb, None, slack, teams_poster(settings))
     return digest_cli.cmd_digest(publisher, args)
+
+
+def cmd_notify_changes(
+    bot: SupportBot, kb: WeaviateKnowledgeBase, settings: Settings, args: argparse.Namespace
+) -> int:
+    from adapters import notices_cli
+    from adapters.notices import ChangeFollowUp
+    from adapters.slack import web_client
+
+    slack = None
+    if settings.slack_bot_token is not None:
+        slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    return notices_cli.cmd_notify(ChangeFollowUp(bot, kb.list_documents, settings.file.notices, slack), args)
 
 
 def cmd_retrieve(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:
@@ -387,12 +402,14 @@ def main(argv: list[str] | None = None) -> int:
                 return cmd_ingest(kb, args, settings)
             if args.command == "retrieve":
                 return cmd_retrieve(kb, args)
-            if args.command in {"ask", "chat", "serve", "digest"}:
+            if args.command in {"ask", "chat", "serve", "digest", "notify-changes"}:
                 with open_bot(settings, kb) as bot:
                     if args.command == "ask":
                         return cmd_ask(bot, args)
                     if args.command == "digest":
                         return cmd_digest(bot, kb, settings, args)
+                    if args.command == "notify-changes":
+                        return cmd_notify_changes(bot, kb, settings, args)
                     if args.command == "serve":
                         return cmd_serve(bot, kb, settings, args)
                     ChatConsole(bot, args.channel, args.user).run()

@@ -15,6 +15,7 @@ from adapters import terminal
 from adapters.digest_schedule import DigestSchedule
 from adapters.digests import DigestKnowledge, make_publisher, teams_poster
 from adapters.http_server import build_web_app
+from adapters.notices import ChangeFollowUp
 from adapters.slack import build_slack_app, socket_mode_handler
 from adapters.slack.listeners import SlackFrontEnd
 from adapters.teams import TeamsEndpoint
@@ -79,9 +80,21 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
             settings, bot.log.engine, kb, None, slack.client if slack else None, poster
         )
         schedule = DigestSchedule(publisher, settings.file.digest)
+    follow_up = None
+    if slack is not None and settings.file.notices.enabled:
+        follow_up = ChangeFollowUp(bot, kb.list_documents, settings.file.notices, slack.client)
     try:
         return asyncio.run(
-            _serve(build_web_app(slack, teams), host, port, slack, app_token, teams is not None, schedule)
+            _serve(
+                build_web_app(slack, teams),
+                host,
+                port,
+                slack,
+                app_token,
+                teams is not None,
+                schedule,
+                follow_up,
+            )
         )
     finally:
         workers.shutdown()
@@ -95,6 +108,7 @@ async def _serve(
     app_token: str | None,
     teams: bool,
     schedule: DigestSchedule | None = None,
+    follow_up: ChangeFollowUp | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -109,7 +123,7 @@ async def _serve(
         loop.add_signal_handler(signum, on_signal)
     runner = web.AppRunner(web_app)
     await runner.setup()
-    background: asyncio.Task[None] | None = None
+    background: list[asyncio.Task[None]] = []
     socket = socket_mode_handler(slack, app_token) if slack is not None and app_token else None
     try:
         await web.TCPSite(runner, host, port).start()
@@ -123,12 +137,15 @@ async def _serve(
             terminal.err.print(f"Serving Teams (Bot Framework) at {base}/api/messages")
         terminal.err.print(f"Health: {base}/health")
         if schedule is not None:
-            background = asyncio.create_task(schedule.run(), name="weekly-digest")
+            background.append(asyncio.create_task(schedule.run(), name="weekly-digest"))
             terminal.err.print(f"Weekly digest: {schedule.describe()}")
+        if follow_up is not None:
+            background.append(asyncio.create_task(follow_up.run(), name="change-notices"))
+            terminal.err.print(f"Change notices: answers of the last {follow_up.settings.days} days")
         await stop.wait()
     finally:
-        if background is not None:
-            background.cancel()  # a digest being built is claimed again by the next replica to tick
+        for task in background:
+            task.cancel()  # unposted claims are given back; another replica picks them up
         if socket is not None:
             await socket.close_async()
         await runner.cleanup()  # no new requests from here on

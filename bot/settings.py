@@ -149,6 +149,18 @@ class DigestSettings(BaseModel):
         return self
 
 
+class NoticeSettings(BaseModel):
+    """Telling askers when a policy they were answered from is replaced or removed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="serve posts notices (notify-changes works either way).")
+    days: int = Field(14, ge=1, le=365, description="Answers of the last N days are followed up.")
+    off_channels: list[str] = Field(default_factory=list, description="Channels that get no notices.")
+    per_minute: int = Field(20, ge=1, le=600, description="At most this many notices a minute.")
+    scan_interval_s: float = Field(60.0, gt=0, description="How often serve looks for changed policies.")
+
+
 class ServeSettings(BaseModel):
     """The `serve` process, shared by the Slack and Teams front ends."""
 
@@ -187,6 +199,7 @@ class FileConfig(BaseModel):
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    notices: NoticeSettings = Field(default_factory=NoticeSettings)
 
     @model_validator(mode="after")
     def _default_audience_exists(self) -> FileConfig:

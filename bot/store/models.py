@@ -168,3 +168,19 @@ class DigestRun(Base):
     claimed_by: Mapped[str] = mapped_column(String(256), default="")
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ChangeNotice(Base):
+    """A thread told that a policy it was answered from changed: one row per thread and
+    document version, so re-running the same supersession posts nothing more."""
+
+    __tablename__ = "change_notices"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(256), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    new_version: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" when removed
+    old_interaction_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
