@@ -228,7 +228,16 @@ def cmd_notify_changes(
     slack = None
     if settings.slack_bot_token is not None:
         slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    return notices_cli.cmd_notify(ChangeFollowUp(bot, kb.list_documents, settings.file.notices, slack), args)
+    teams = None
+    if settings.teams is not None:
+        from botbuilder.integration.aiohttp import CloudAdapter
+
+        from adapters.teams.auth import BotAuthentication
+        from adapters.teams.notices import TeamsNotices
+
+        teams = TeamsNotices(CloudAdapter(BotAuthentication(settings.teams)), settings.teams.app_id)
+    follow_up = ChangeFollowUp(bot, kb.list_documents, settings.file.notices, slack, teams)
+    return notices_cli.cmd_notify(follow_up, args)
 
 
 def cmd_retrieve(kb: WeaviateKnowledgeBase, args: argparse.Namespace) -> int:

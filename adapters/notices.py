@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.notices import post_notice
+from adapters.slack.notices import post_notice as post_slack_notice
+from adapters.teams.notices import TeamsNotices
+from adapters.teams.notices import post_notice as post_teams_notice
 from bot import changes
 from bot.changes import Notice, StaleThread
 from bot.core import SupportBot
@@ -29,9 +31,17 @@ class ChangeFollowUp:
         documents: Callable[[], list[DocumentInfo]],
         settings: NoticeSettings,
         slack: AsyncWebClient | None = None,
+        teams: TeamsNotices | None = None,
     ) -> None:
-        self.bot, self.documents, self.settings, self.slack = bot, documents, settings, slack
+        self.bot, self.documents, self.settings, self.slack, self.teams = (
+            bot,
+            documents,
+            settings,
+            slack,
+            teams,
+        )
         self.engine = bot.log.engine
+        self.conversations = ConversationStore(self.engine)
 
     def plan(self, now: datetime | None = None) -> tuple[list[StaleThread], dict[str, DocumentInfo]]:
         catalogue = {d.doc_id: d for d in self.documents()}
@@ -45,11 +55,12 @@ class ChangeFollowUp:
         threads, catalogue = await asyncio.to_thread(self.plan, now)
         posted: list[Notice] = []
         for thread in threads:
-            if thread.platform != "slack" or self.slack is None:
-                # Teams threads need the conversation reference to post proactively: not yet kept.
-                logger.info(
-                    "no notice for %s thread %s: platform not followed up", thread.platform, thread.thread_id
+            reference = None
+            if thread.platform == "teams":
+                reference = await asyncio.to_thread(
+                    self.conversations.thread_reference, "teams", thread.thread_id
                 )
+            if not self._can_post(thread, reference):
                 continue
             if not await asyncio.to_thread(changes.claim, self.engine, thread):
                 continue  # another replica, or an earlier run
@@ -58,20 +69,37 @@ class ChangeFollowUp:
                 notice = await asyncio.to_thread(
                     changes.compose, self.bot, thread, current.audience if current else None
                 )
-                channel, ts = await post_notice(self.slack, notice)
+                where, message = await self._post(notice, reference)
             except BaseException:
                 await asyncio.shield(asyncio.to_thread(changes.release, self.engine, thread))
                 raise
             await asyncio.to_thread(changes.mark_posted, self.engine, thread)
-            if notice.answer is not None and notice.answer.interaction_id and notice.answer.recorded:
-                store = ConversationStore(self.engine)  # votes on the fresh answer count like any other
+            fresh = notice.answer
+            if fresh is not None and fresh.interaction_id and fresh.recorded and message:
+                # Votes on the fresh answer count like votes on any other.
                 await asyncio.to_thread(
-                    store.attach_message, "slack", channel, ts, notice.answer.interaction_id
+                    self.conversations.attach_message, thread.platform, where, message, fresh.interaction_id
                 )
             posted.append(notice)
             logger.info("change notice for %s posted in %s", thread.change.doc_id, thread.thread_id)
             await asyncio.sleep(60 / self.settings.per_minute)
         return posted
+
+    def _can_post(self, thread: StaleThread, reference: dict[str, object] | None) -> bool:
+        if thread.platform == "slack" and self.slack is not None:
+            return True
+        if thread.platform == "teams" and self.teams is not None and reference is not None:
+            return True
+        why = "no conversation reference kept" if self.teams is not None else "not configured"
+        logger.info("no notice for %s thread %s: %s", thread.platform, thread.thread_id, why)
+        return False
+
+    async def _post(self, notice: Notice, reference: dict[str, object] | None) -> tuple[str, str | None]:
+        if notice.thread.platform == "slack":
+            assert self.slack is not None
+            return await post_slack_notice(self.slack, notice)
+        assert self.teams is not None and reference is not None
+        return await post_teams_notice(self.teams, reference, notice)
 
     async def run(self) -> None:
         while True:

@@ -53,6 +53,11 @@ def cmd_notify(follow_up: ChangeFollowUp, args: argparse.Namespace) -> int:
     if follow_up.slack is None and any(t.platform == "slack" for t in threads):
         terminal.error("posting notices in Slack needs SLACK_BOT_TOKEN (or use --dry-run to list them)")
         return 2
+    if follow_up.teams is None and any(t.platform == "teams" for t in threads):
+        terminal.error(
+            "posting notices in Teams needs MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD (or --dry-run)"
+        )
+        return 2
     posted = asyncio.run(follow_up.run_once())
     terminal.out.print(
         f"Posted {len(posted)} notice(s); {len(threads) - len(posted)} not posted (see the log)."

@@ -19,6 +19,7 @@ from adapters.notices import ChangeFollowUp
 from adapters.slack import build_slack_app, socket_mode_handler
 from adapters.slack.listeners import SlackFrontEnd
 from adapters.teams import TeamsEndpoint
+from adapters.teams.notices import TeamsNotices
 from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import KnowledgeAdmin, KnowledgeDesk
@@ -81,8 +82,13 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
         )
         schedule = DigestSchedule(publisher, settings.file.digest)
     follow_up = None
-    if slack is not None and settings.file.notices.enabled:
-        follow_up = ChangeFollowUp(bot, kb.list_documents, settings.file.notices, slack.client)
+    if settings.file.notices.enabled:
+        teams_notices = (
+            TeamsNotices(teams.adapter, settings.teams.app_id) if teams and settings.teams else None
+        )
+        follow_up = ChangeFollowUp(
+            bot, kb.list_documents, settings.file.notices, slack.client if slack else None, teams_notices
+        )
     try:
         return asyncio.run(
             _serve(

@@ -39,12 +39,13 @@ def test_migrations_create_the_schema_and_rerun_as_a_no_op(engine: Engine) -> No
         "answer_messages",
         "digest_runs",
         "change_notices",
+        "conversation_refs",
         "alembic_version",
     } <= tables
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
         assert (
-            connection.execute(text("select version_num from alembic_version")).scalar_one() == head == "0005"
+            connection.execute(text("select version_num from alembic_version")).scalar_one() == head == "0006"
         )
 
 

@@ -128,7 +128,7 @@ class TeamsFrontEnd(ActivityHandler):
             question = Question(
                 text, Platform.TEAMS, place.scope, user, place.thread, asker_names=asker_names(activity)
             )
-            work = self._answer_work(question, place)
+            work = self._answer_work(question, place, TurnContext.get_conversation_reference(activity))
         self._later(TurnContext.get_conversation_reference(activity), work, apology)
         await self._typing(turn_context)
 
@@ -182,8 +182,14 @@ class TeamsFrontEnd(ActivityHandler):
                 await asyncio.sleep(min(delay, 30.0))
         return None
 
-    def _answer_work(self, question: Question, place: Where) -> Work:
+    def _answer_work(self, question: Question, place: Where, reference: ConversationReference) -> Work:
         async def work(context: TurnContext) -> None:
+            try:  # kept so the bot can post in this thread later (a changed policy's notice)
+                await asyncio.to_thread(
+                    self.conversations.remember_thread, PLATFORM, place.thread, reference.serialize()
+                )
+            except Exception:
+                logger.exception("could not keep the reference of thread %s", place.thread)
             typing = asyncio.create_task(self._keep_typing(context))
             try:
                 answer = await self.workers.run(self.bot.answer, question)

@@ -3,11 +3,13 @@ already handled, which posted message carries which answer, and a thread's earli
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from bot.store.models import AnswerMessage, Interaction, ProcessedEvent
+from bot.store.models import AnswerMessage, ConversationRef, Interaction, ProcessedEvent
 from bot.types import AnswerKind, Turn
 
 
@@ -37,6 +39,16 @@ class ConversationStore:
         with self._sessions() as session:
             found = session.get(AnswerMessage, (platform, channel, message_id))
             return found.interaction_id if found else None
+
+    def remember_thread(self, platform: str, thread_id: str, reference: dict[str, Any]) -> None:
+        """Keep (or refresh) how to post in a thread later."""
+        with self._sessions.begin() as session:
+            session.merge(ConversationRef(platform=platform, thread_id=thread_id, reference=reference))
+
+    def thread_reference(self, platform: str, thread_id: str) -> dict[str, Any] | None:
+        with self._sessions() as session:
+            found = session.get(ConversationRef, (platform, thread_id))
+            return dict(found.reference) if found else None
 
     def thread_turns(self, platform: str, channel: str, thread_id: str, limit: int) -> tuple[Turn, ...]:
         """The last `limit` answered turns of a thread, oldest first (failures are no context)."""

@@ -184,3 +184,15 @@ class ChangeNotice(Base):
     old_interaction_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConversationRef(Base):
+    """Where the bot can post later in a thread it answered (a Teams proactive message needs
+    the service URL and conversation as Bot Framework gave them): kept per thread."""
+
+    __tablename__ = "conversation_refs"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
