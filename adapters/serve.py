@@ -23,6 +23,7 @@ from adapters.teams.notices import TeamsNotices
 from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import KnowledgeAdmin, KnowledgeDesk
+from bot.handoff import HandoffDesk
 from bot.settings import ConfigError, Settings
 
 logger = logging.getLogger(__name__)
@@ -59,9 +60,10 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
     assert bot.conversations is not None
     desk = KnowledgeDesk(kb, settings.file.ingest, settings.knowledge.loader)
     workers = Workers(settings.file.serve.workers(generative=settings.anthropic_api_key is not None))
+    handoff = HandoffDesk(bot.log.engine, settings.file.access, settings.file.handoff)
     slack: AsyncApp | None = None
     if settings.slack_bot_token is not None and settings.slack_signing_secret is not None:
-        front = SlackFrontEnd(bot, bot.conversations, settings.file.slack, desk, workers)
+        front = SlackFrontEnd(bot, bot.conversations, settings.file.slack, desk, workers, handoff)
         slack = build_slack_app(
             front,
             settings.slack_bot_token.get_secret_value(),

@@ -161,6 +161,34 @@ class NoticeSettings(BaseModel):
     scan_interval_s: float = Field(60.0, gt=0, description="How often serve looks for changed policies.")
 
 
+class EscalationTarget(BaseModel):
+    """Where questions for an access group go when someone asks for a person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform: Literal["slack", "teams"]
+    channel: str = Field(min_length=1, description="The helpdesk channel (Slack id, or Teams channel id).")
+    tag: str | None = Field(None, description="Slack user group id (S...) to mention with each hand-off.")
+
+
+class HandoffSettings(BaseModel):
+    """ "Ask a person": each access group's escalation channel (the first group of the cited
+    documents that has one wins, then the asker channel's groups, then `default`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    escalations: dict[str, list[EscalationTarget]] = Field(default_factory=dict)
+    default: list[EscalationTarget] = Field(default_factory=list)
+
+    def targets(self, group: str | None, platform: str) -> EscalationTarget | None:
+        listed = self.escalations.get(group, []) if group is not None else self.default
+        return next((t for t in listed if t.platform == platform), None)
+
+    def enabled(self, platform: str) -> bool:
+        every = [t for targets in self.escalations.values() for t in targets] + self.default
+        return any(t.platform == platform for t in every)
+
+
 class ServeSettings(BaseModel):
     """The `serve` process, shared by the Slack and Teams front ends."""
 
@@ -200,12 +228,16 @@ class FileConfig(BaseModel):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings)
 
     @model_validator(mode="after")
     def _default_audience_exists(self) -> FileConfig:
         unknown = self.access.unknown_groups(self.ingest.default_audience)
         if unknown:
             raise ValueError(f"ingest.default_audience names unknown groups: {', '.join(unknown)}")
+        unknown = self.access.unknown_groups(list(self.handoff.escalations))
+        if unknown:
+            raise ValueError(f"handoff.escalations names unknown groups: {', '.join(unknown)}")
         return self
 
 

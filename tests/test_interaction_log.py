@@ -40,12 +40,13 @@ def test_migrations_create_the_schema_and_rerun_as_a_no_op(engine: Engine) -> No
         "digest_runs",
         "change_notices",
         "conversation_refs",
+        "handoffs",
         "alembic_version",
     } <= tables
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
         assert (
-            connection.execute(text("select version_num from alembic_version")).scalar_one() == head == "0006"
+            connection.execute(text("select version_num from alembic_version")).scalar_one() == head == "0007"
         )
 
 

@@ -19,9 +19,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import SlackFiles
+from adapters.slack.handoff import SlackHandoff
 from adapters.slack.people import SlackPeople
 from adapters.slack.render import (
     FEEDBACK_ACTION,
+    HANDOFF_ACTION,
     answer_blocks,
     answer_fallback_text,
     escape,
@@ -31,6 +33,7 @@ from adapters.slack.render import (
 from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import DeskReply, KnowledgeDesk, Post, parse_command
+from bot.handoff import HandoffDesk
 from bot.settings import SlackSettings
 from bot.store.conversations import ConversationStore
 from bot.types import Answer, Platform, Question, VoteSource, VoteStatus, VoteValue
@@ -58,6 +61,7 @@ class SlackFrontEnd:
         settings: SlackSettings,
         desk: KnowledgeDesk,
         workers: Workers | None = None,
+        handoff: HandoffDesk | None = None,
     ) -> None:
         self.bot = bot
         self.workers = workers or Workers()
@@ -66,6 +70,8 @@ class SlackFrontEnd:
         self.desk = desk
         self.files = SlackFiles(settings.file_hosts, desk.loader.max_file_mb)
         self.people = SlackPeople()
+        enabled = handoff is not None and handoff.enabled(PLATFORM)
+        self.handoff = SlackHandoff(handoff, self.workers) if handoff is not None and enabled else None
 
     def register(self, app: AsyncApp) -> None:
         app.event("app_mention")(self.on_mention)
@@ -73,6 +79,8 @@ class SlackFrontEnd:
         app.event("reaction_added")(self.on_reaction_added)
         app.event("reaction_removed")(self.on_reaction_removed)
         app.action(FEEDBACK_ACTION)(self.on_feedback_button)
+        if self.handoff is not None:
+            app.action(HANDOFF_ACTION)(self.handoff.on_handoff)
         app.command(re.compile(r"^/.+"))(self.on_command)
 
     async def _first_delivery(self, body: dict[str, Any]) -> bool:
@@ -111,6 +119,10 @@ class SlackFrontEnd:
         if event.get("bot_id") or event.get("user") in {None, context.get("bot_user_id")}:
             return
         if event.get("subtype") not in {None, "file_share"}:
+            return
+        if self.handoff is not None and self.handoff.is_escalation_reply(event):
+            if await self._first_delivery(body):
+                await self.handoff.relay(event, client)
             return
         if event.get("channel_type") != "im":
             # Channel questions arrive as mentions; here only top-level posts in ingest channels.
@@ -192,7 +204,7 @@ class SlackFrontEnd:
                 channel=channel,
                 thread_ts=thread_ts,
                 text=answer_fallback_text(answer),
-                blocks=answer_blocks(answer),
+                blocks=answer_blocks(answer, handoff=self.handoff is not None),
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -227,13 +239,19 @@ class SlackFrontEnd:
 
     # -- feedback ------------------------------------------------------------------------
 
-    async def on_reaction_added(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        await self._reaction(event, body, retract=False)
+    async def on_reaction_added(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await self._reaction(event, body, client, retract=False)
 
-    async def on_reaction_removed(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        await self._reaction(event, body, retract=True)
+    async def on_reaction_removed(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await self._reaction(event, body, client, retract=True)
 
-    async def _reaction(self, event: dict[str, Any], body: dict[str, Any], retract: bool) -> None:
+    async def _reaction(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, retract: bool
+    ) -> None:
         value, item = vote_of(event.get("reaction", "")), event.get("item", {})
         if value is None or item.get("type") != "message" or not await self._first_delivery(body):
             return
@@ -245,7 +263,11 @@ class SlackFrontEnd:
         if retract:
             await asyncio.to_thread(self.bot.retract, interaction_id, event["user"], value)
         else:
-            await asyncio.to_thread(self.bot.vote, interaction_id, event["user"], value, VoteSource.REACTION)
+            outcome = await asyncio.to_thread(
+                self.bot.vote, interaction_id, event["user"], value, VoteSource.REACTION
+            )
+            if self.handoff is not None:
+                await self.handoff.offer(client, outcome, item.get("channel", ""), event["user"])
 
     async def on_feedback_button(
         self,
@@ -265,6 +287,8 @@ class SlackFrontEnd:
         channel = (body.get("channel") or body.get("container") or {}).get("id") or body.get(
             "container", {}
         ).get("channel_id")
+        if channel and self.handoff is not None:
+            await self.handoff.offer(client, outcome, channel, user)
         if channel and outcome.status is VoteStatus.FAILED:
             await client.chat_postEphemeral(
                 channel=channel, user=user, text="Sorry, your feedback could not be saved; please try again."

@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 from bot.types import Answer, AnswerKind, Citation
 
 FEEDBACK_ACTION = "answer_feedback"
+HANDOFF_ACTION = "ask_a_person"
 SECTION_LIMIT = 2900  # Slack refuses section text over 3,000 characters
 
 
@@ -49,7 +50,8 @@ def parse_feedback_value(value: str) -> tuple[str, str] | None:
     return (vote, interaction_id) if vote in {"up", "down"} and interaction_id else None
 
 
-def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
+def answer_blocks(answer: Answer, handoff: bool = False) -> list[dict[str, Any]]:
+    """The answer; with `handoff`, an "Ask a person" button under it (abstentions too)."""
     text = escape(answer.text)
     if len(text) > SECTION_LIMIT:
         text = text[:SECTION_LIMIT].rsplit(" ", 1)[0] + " …"
@@ -81,7 +83,24 @@ def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
                 ]
             )
         )
-    return [b.to_dict() for b in blocks]
+    rendered = [b.to_dict() for b in blocks]
+    if handoff and answer.interaction_id and answer.kind is not AnswerKind.FAILED:
+        rendered.append(handoff_button(answer.interaction_id))
+    return rendered
+
+
+def handoff_button(interaction_id: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": HANDOFF_ACTION,
+                "text": {"type": "plain_text", "text": "Ask a person"},
+                "value": interaction_id,
+            }
+        ],
+    }
 
 
 def answer_fallback_text(answer: Answer) -> str:

@@ -196,3 +196,22 @@ class ConversationRef(Base):
     thread_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     reference: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Handoff(Base):
+    """An answer handed to a person: one per interaction (the primary key makes a second
+    press do nothing). The first reply in the escalation thread is the human answer."""
+
+    __tablename__ = "handoffs"
+
+    interaction_id: Mapped[str] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    requested_by: Mapped[str] = mapped_column(String(256))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    escalation_platform: Mapped[str] = mapped_column(String(16))
+    escalation_channel: Mapped[str] = mapped_column(String(256))
+    escalation_message_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
+    human_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -262,6 +262,13 @@ class FakeSlack:
                 with self._cond:
                     known = self._users.get(uid := str(p.get("user")))
                 answer["user"] = known or user_object(uid, self.team_id, is_bot=uid == self.bot_user_id)
+            case "chat.getPermalink":
+                channel, ts = str(p.get("channel", "")), str(p.get("message_ts", ""))
+                base = f"https://fake-{self.team_id.lower()}.slack.com"
+                answer |= {
+                    "channel": channel,
+                    "permalink": f"{base}/archives/{channel}/p{ts.replace('.', '')}",
+                }
             case "files.getUploadURLExternal":
                 if not p.get("filename") or not str(p.get("length", "")).isdigit():
                     return 200, {"ok": False, "error": "invalid_arguments"}, {}

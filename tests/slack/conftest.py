@@ -13,7 +13,8 @@ from adapters.slack.listeners import SlackFrontEnd
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.desk import KnowledgeDesk
-from bot.settings import SlackSettings, load_file_config
+from bot.handoff import HandoffDesk
+from bot.settings import HandoffSettings, SlackSettings, load_file_config
 from bot.store.conversations import ConversationStore
 from bot.store.interactions import InteractionLog
 from knowledge.loaders import DocumentDefaults, LoaderSettings
@@ -48,7 +49,9 @@ def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[S
     servers: list[SlackServer] = []
     engines: list[Any] = []
 
-    def build(knowledge: Any = None, own_engine: bool = False) -> SlackServer:
+    def build(
+        knowledge: Any = None, own_engine: bool = False, handoff: HandoffSettings | None = None
+    ) -> SlackServer:
         """`own_engine`: a connection pool of its own on the same database, as another replica has."""
         db = engine
         if own_engine:
@@ -68,7 +71,8 @@ def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[S
         slack_settings = SlackSettings(file_hosts=["127.0.0.1"])  # the fake serves the files
         policy = load_file_config(REPO / "config" / "sample.yaml").ingest
         desk = KnowledgeDesk(knowledge or kb, policy, LoaderSettings(max_file_mb=1))
-        front = SlackFrontEnd(bot, conversations, slack_settings, desk)
+        desk_of_people = HandoffDesk(db, (knowledge or kb).access, handoff) if handoff is not None else None
+        front = SlackFrontEnd(bot, conversations, slack_settings, desk, handoff=desk_of_people)
         slack = build_slack_app(front, "xoxb-test", SECRET, fake.api_url)
         server = SlackServer(build_web_app(slack), slack)
         servers.append(server)
