@@ -36,6 +36,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export_cmd.add_argument(
         "--include-superseded", action="store_true", help="also answers citing replaced document versions"
     )
+    export_cmd.add_argument(
+        "--no-human-answers",
+        action="store_true",
+        help="leave out the answers people gave to handed-off questions (by default preferred completions)",
+    )
     export_cmd.add_argument("--eval-percent", type=int, default=10, help="share of question groups for eval")
     export_cmd.add_argument("--seed", default="supportbot", help="seed of the train/eval split")
     feedback = commands.add_parser("feedback", help="what the staff's votes say")
@@ -61,7 +66,13 @@ def check_export_usage(args: argparse.Namespace) -> SelectOptions:
         raise FeedbackUsageError("--eval-percent must be between 0 and 50")
     if args.out.exists() and not args.out.is_dir():
         raise FeedbackUsageError(f"--out {args.out} is a file, not a directory")
-    return SelectOptions(since, until, args.include_restricted, args.include_superseded)
+    return SelectOptions(
+        since,
+        until,
+        args.include_restricted,
+        args.include_superseded,
+        human_answers=not args.no_human_answers,
+    )
 
 
 def cmd_export(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from bot.store.interactions import InteractionLog, PassageRecord
+from bot.store.models import Handoff
 from bot.types import VoteSource, VoteValue
 from eval.finetune.export import ExportOptions, export
 from eval.finetune.formats import FORMATS
@@ -258,3 +260,44 @@ def test_hugging_face_datasets_loads_the_trl_files(name: str, engine: Engine, tm
     first = loaded[0]
     conversation = first["messages"] if name == "trl-sft" else first["prompt"]
     assert [m["role"] for m in conversation][:2] == ["system", "user"]
+
+
+def test_a_persons_answer_to_a_handed_off_question_is_the_preferred_completion(
+    engine: Engine, tmp_path: Path
+) -> None:
+    log = Log(engine)
+    handed = log.answer("Can I bring my dog to the office?", ("U1", "down"), answer_text="It depends [1].")
+    restricted = log.answer(
+        "What happens in an investigation?",
+        answer_text="See the HR guide [1].",
+        passages=[passage(1, "hr-investigations", "1", ["hr-team"], 1)],
+    )
+    with Session(engine) as session, session.begin():
+        for iid, text in (
+            (handed, "Yes, on Fridays, if your team agrees. Ask jane.doe@example.com."),
+            (restricted, "Ask HR."),
+        ):
+            session.add(
+                Handoff(
+                    interaction_id=iid,
+                    requested_by="U1",
+                    escalation_platform="slack",
+                    escalation_channel="C0HELP",
+                    escalation_message_id="1.2",
+                    human_answer=text,
+                    answered_by="U9",
+                )
+            )
+    manifest, train, _ = run(engine, tmp_path, "trl-dpo")
+    # The person's answer is chosen over the bot's; restricted ones stay out; personal data scrubbed.
+    assert len(train) == 1 and manifest["counts"]["human_answers"] == 1
+    assert "Yes, on Fridays" in json.dumps(train[0]["chosen"]) and "It depends" in json.dumps(
+        train[0]["rejected"]
+    )
+    assert "jane.doe@example.com" not in json.dumps(train)
+    manifest, train, _ = run(engine, tmp_path, "openai-sft")
+    assert [line["messages"][-1]["content"] for line in train] == [
+        "Yes, on Fridays, if your team agrees. Ask [EMAIL]."
+    ]
+    manifest, train, _ = run(engine, tmp_path, "openai-sft", human_answers=False)
+    assert train == [] and manifest["counts"]["human_answers"] == 0

@@ -31,6 +31,7 @@ from eval.finetune.select import (
     Selection,
     SelectOptions,
     asker_names,
+    human_answered,
     load_interactions,
     select_examples,
     split_of,
@@ -91,6 +92,9 @@ def export(
                         writer.examples(picks)
                         if progress:
                             progress("examples", writer.lines, selection.expected(fmt.kind == "sft"))
+                if options.select.human_answers:
+                    for interaction_id, group, text in human_answered(engine, options.select, open_groups):
+                        writer.human(interaction_id, group, text)
         finally:
             selection.close()
     manifest = _manifest(engine, options, fmt, selection, writer, len(names))
@@ -106,6 +110,7 @@ class _Writer:
         self.counts: Counter[str] = Counter()
         self.scrubbed: Counter[str] = Counter()
         self.reconstructed = 0
+        self.humans = 0
         self._files: dict[str, IO[str]] = {}
         self._system: dict[str | None, str] = {}
 
@@ -138,6 +143,25 @@ class _Writer:
             split = split_of(pick.group, self.options.seed, self.options.eval_percent)
             role = "up" if pick.good else "down"
             self._write(split, self.fmt.build_example(example).model_dump_json(), [(interaction.id, role)])
+
+    def human(self, interaction_id: str, group: str, answer: str) -> None:
+        """A person's answer to a handed-off question: the preferred completion for that prompt
+        (for pairs, preferred over the bot's own answer)."""
+        [interaction] = list(load_interactions(self.engine, [interaction_id]))
+        system, user, bot_answer = self._texts(interaction)
+        person = self._clean(answer)
+        split = split_of(group, self.options.seed, self.options.eval_percent)
+        if self.fmt.kind == "pairs":
+            assert self.fmt.build_pair is not None
+            if person == bot_answer:
+                return
+            line = self.fmt.build_pair(Pair(system, user, person, bot_answer)).model_dump_json()
+            self._write(split, line, [(interaction_id, "human-chosen"), (interaction_id, "rejected")])
+        else:
+            assert self.fmt.build_example is not None
+            line = self.fmt.build_example(Example(system, user, person, good=True)).model_dump_json()
+            self._write(split, line, [(interaction_id, "human")])
+        self.humans += 1
 
     def pair(self, good_id: str, bad_id: str, group: str) -> None:
         assert self.fmt.build_pair is not None
@@ -223,6 +247,7 @@ def _manifest(
             "until": options.select.until.isoformat() if options.select.until else None,
             "include_restricted": options.select.include_restricted,
             "include_superseded": options.select.include_superseded,
+            "human_answers": options.select.human_answers,
             "vote_rule": "majority of current votes; ties left out",
             "eval_percent": options.eval_percent,
             "seed": options.seed,
@@ -237,12 +262,13 @@ def _manifest(
             "train_lines": writer.counts["train"],
             "eval_lines": writer.counts["eval"],
             "prompts_reconstructed": writer.reconstructed,
+            "human_answers": writer.humans,
             "scrubbed": dict(sorted(writer.scrubbed.items())),
             "asker_names_known": names,
         },
         "restricted_text_included": options.select.include_restricted,
         "empty_because": why,
-        "sources": "sources.tsv (interaction_id, split, role: up/down/chosen/rejected)",
+        "sources": "sources.tsv (interaction_id, split, role: up/down/chosen/rejected/human/human-chosen)",
         "files": files,
     }
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.store.models import Interaction, InteractionPassage, Vote
+from bot.store.models import Handoff, Interaction, InteractionPassage, Vote
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -80,6 +80,7 @@ class SelectOptions:
     until: datetime | None = None
     include_restricted: bool = False
     include_superseded: bool = False
+    human_answers: bool = True
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,31 @@ def _excluded(
     ):
         return "superseded"
     return ""
+
+
+def human_answered(
+    engine: Engine, options: SelectOptions, open_groups: frozenset[str]
+) -> Iterator[tuple[str, str, str]]:
+    """(interaction id, question group, the person's answer) of answers handed to a person and
+    answered by them, in the date range; restricted ones left out as for voted answers."""
+    query = (
+        select(Interaction, Handoff.human_answer)
+        .join(Handoff, Handoff.interaction_id == Interaction.id)
+        .where(Handoff.human_answer.is_not(None))
+        .options(selectinload(Interaction.passages))
+        .order_by(Interaction.created_at, Interaction.id)
+        .execution_options(yield_per=BATCH)
+    )
+    if options.since is not None:
+        query = query.where(Interaction.created_at >= options.since)
+    if options.until is not None:
+        query = query.where(Interaction.created_at < options.until)
+    with Session(engine) as session:
+        for interaction, answer in session.execute(query):
+            restricted = any(not open_groups.intersection(p.acl or []) for p in interaction.passages)
+            if answer and answer.strip() and (options.include_restricted or not restricted):
+                yield interaction.id, question_group(_asked(interaction)), answer.strip()
+            session.expunge(interaction)
 
 
 def asker_names(engine: Engine) -> set[str]:
