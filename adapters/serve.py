@@ -71,7 +71,7 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
             settings.slack_api_url,
         )
     teams = (
-        TeamsEndpoint(bot, bot.conversations, settings.file.teams, desk, settings.teams, workers)
+        TeamsEndpoint(bot, bot.conversations, settings.file.teams, desk, settings.teams, workers, handoff)
         if settings.teams is not None
         else None
     )

@@ -16,6 +16,7 @@ from adapters.teams.handler import APOLOGY, TeamsFrontEnd
 from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import KnowledgeDesk
+from bot.handoff import HandoffDesk
 from bot.settings import TeamsCredentials, TeamsSettings
 from bot.store.conversations import ConversationStore
 
@@ -33,6 +34,7 @@ class TeamsEndpoint:
         desk: KnowledgeDesk,
         credentials: TeamsCredentials,
         workers: Workers | None = None,
+        handoff: HandoffDesk | None = None,
     ) -> None:
         self.adapter = CloudAdapter(BotAuthentication(credentials))
         self.adapter.on_turn_error = self._on_turn_error
@@ -45,6 +47,7 @@ class TeamsEndpoint:
             credentials.app_id,
             workers,
             settings.tenants(credentials),
+            handoff,
         )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -52,7 +52,8 @@ def card(body: list[dict[str, Any]]) -> Attachment:
     )
 
 
-def answer_activity(answer: Answer) -> Activity:
+def answer_activity(answer: Answer, handoff: bool = False) -> Activity:
+    """The answer card; with `handoff`, an "Ask a person" button (abstentions too)."""
     text = (
         answer.text if len(answer.text) <= TEXT_LIMIT else answer.text[:TEXT_LIMIT].rsplit(" ", 1)[0] + " …"
     )
@@ -68,8 +69,17 @@ def answer_activity(answer: Answer) -> Activity:
         body.append(
             paragraph(run(f"{footer}Was this helpful? Use 👍 / 👎 below.", isSubtle=True, size="small"))
         )
+    attachment = card(body)
+    if handoff and answer.interaction_id and answer.kind is not AnswerKind.FAILED:
+        attachment.content["actions"] = [
+            {
+                "type": "Action.Submit",
+                "title": "Ask a person",
+                "data": {"action": "ask_a_person", "interaction": answer.interaction_id},
+            }
+        ]
     activity = Activity(
-        type=ActivityTypes.message, attachments=[card(body)], summary=text[:200], text_format="plain"
+        type=ActivityTypes.message, attachments=[attachment], summary=text[:200], text_format="plain"
     )
     if rateable:
         # Teams shows its own thumbs up/down under the message and sends a message/submitAction invoke.

@@ -40,9 +40,11 @@ from adapters.teams.activities import (
     where,
 )
 from adapters.teams.cards import answer_activity, plain_activity, reply_activity
+from adapters.teams.handoff import TeamsHandoff, requested
 from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import Command, DeskReply, KnowledgeDesk, Post, PostedFile, parse_command
+from bot.handoff import HandoffDesk
 from bot.settings import TeamsSettings
 from bot.store.conversations import ConversationStore
 from bot.types import Answer, Platform, Question, VoteSource, VoteStatus
@@ -77,6 +79,7 @@ class TeamsFrontEnd(ActivityHandler):
         app_id: str,
         workers: Workers | None = None,
         tenants: frozenset[str] = frozenset(),
+        handoff: HandoffDesk | None = None,
     ) -> None:
         self.bot = bot
         self.tenants = tenants
@@ -88,6 +91,11 @@ class TeamsFrontEnd(ActivityHandler):
         self.app_id = app_id
         self.max_file_bytes = int(desk.loader.max_file_mb * 1024 * 1024)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.handoff = (
+            TeamsHandoff(handoff, self.workers, adapter, app_id, conversations)
+            if handoff is not None and handoff.enabled(PLATFORM)
+            else None
+        )
 
     async def _first_delivery(self, activity: Activity) -> bool:
         key = event_key(activity)
@@ -111,7 +119,17 @@ class TeamsFrontEnd(ActivityHandler):
         command = parse_command(text)
         work: Work
         apology = APOLOGY
-        if command is not None:
+        reference = TurnContext.get_conversation_reference(activity)
+        pressed = requested(activity) if self.handoff is not None else None
+        if self.handoff is not None and pressed is not None:
+            names = asker_names(activity)
+            work = self.handoff.request_work(pressed, user, reference, names[0] if names else "")
+        elif self.handoff is not None and self.handoff.is_escalation_reply(place, activity):
+            if not text:
+                return
+            person = (asker_names(activity) or (user,))[0]
+            work = self.handoff.relay_work(place, text, person)
+        elif command is not None:
             work = self._desk_work(user, command)
         elif (
             links
@@ -128,8 +146,8 @@ class TeamsFrontEnd(ActivityHandler):
             question = Question(
                 text, Platform.TEAMS, place.scope, user, place.thread, asker_names=asker_names(activity)
             )
-            work = self._answer_work(question, place, TurnContext.get_conversation_reference(activity))
-        self._later(TurnContext.get_conversation_reference(activity), work, apology)
+            work = self._answer_work(question, place, reference)
+        self._later(reference, work, apology)
         await self._typing(turn_context)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -195,7 +213,7 @@ class TeamsFrontEnd(ActivityHandler):
                 answer = await self.workers.run(self.bot.answer, question)
             finally:
                 typing.cancel()
-            sent = await self._send(context, answer_activity(answer))
+            sent = await self._send(context, answer_activity(answer, handoff=self.handoff is not None))
             await self._remember(answer, place, sent.id if sent else None)
 
         return work

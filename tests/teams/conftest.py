@@ -17,7 +17,8 @@ from adapters.teams import TeamsEndpoint
 from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.desk import KnowledgeDesk
-from bot.settings import IngestPolicy, TeamsCredentials, TeamsSettings, load_file_config
+from bot.handoff import HandoffDesk
+from bot.settings import HandoffSettings, IngestPolicy, TeamsCredentials, TeamsSettings, load_file_config
 from bot.store.conversations import ConversationStore
 from bot.store.interactions import InteractionLog
 from knowledge.loaders import DocumentDefaults, LoaderSettings
@@ -120,7 +121,11 @@ def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Ite
     engines: list[Any] = []
 
     def build(
-        knowledge: Any = None, own_engine: bool = False, typing_interval_s: float = 0.5, **creds: Any
+        knowledge: Any = None,
+        own_engine: bool = False,
+        typing_interval_s: float = 0.5,
+        handoff: HandoffSettings | None = None,
+        **creds: Any,
     ) -> TeamsServer:
         db = engine
         if own_engine:  # a connection pool of its own on the same database, as another replica has
@@ -142,7 +147,10 @@ def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Ite
         teams = TeamsSettings(  # the fake connector serves the files
             file_hosts=["127.0.0.1"], typing_interval_s=typing_interval_s, allowed_tenants=[TENANT_ID]
         )
-        endpoint = TeamsEndpoint(bot, conversations, teams, desk, credentials(identity, **creds))
+        people = HandoffDesk(db, (knowledge or kb).access, handoff) if handoff is not None else None
+        endpoint = TeamsEndpoint(
+            bot, conversations, teams, desk, credentials(identity, **creds), handoff=people
+        )
         server = TeamsServer(endpoint, identity)
         servers.append(server)
         return server

@@ -1,0 +1,86 @@
+""" "Ask a person" in Teams: the card's button starts a thread in the helpdesk channel through
+the fake Bot Connector; a reply there (mentioning the bot) reaches the asker's thread once."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.settings import HandoffSettings
+from bot.store.models import Handoff
+from tests.fakes.bot_connector import FakeConnector
+from tests.fakes.teams_payloads import CHANNEL_ID, channel_mention
+from tests.slack.harness import REMOTE, wait_until
+from tests.teams.conftest import ServerFactory
+from tests.teams.helpers import answers, card_text
+
+pytestmark = pytest.mark.weaviate
+HELPDESK = "19:helpdesk@thread.tacv2"
+HELP = {"default": [{"platform": "teams", "channel": HELPDESK}]}
+
+
+def press(server: Any, connector: FakeConnector, interaction_id: str, thread_root: str) -> None:
+    submit = channel_mention(
+        "", service_url=connector.service_url, reply_to_thread=thread_root, html_copy=False
+    )
+    submit |= {"text": "", "entities": [], "value": {"action": "ask_a_person", "interaction": interaction_id}}
+    status, _ = server.send(submit)
+    assert status in {200, 201}
+
+
+def test_a_person_takes_over_in_teams(start: ServerFactory, connector: FakeConnector, engine: Any) -> None:
+    server = start(handoff=HandoffSettings.model_validate(HELP))
+    mention = channel_mention(REMOTE, service_url=connector.service_url)
+    server.send(mention)
+    [answer] = answers(connector)
+    [action] = answer.body["attachments"][0]["content"]["actions"]
+    assert action["type"] == "Action.Submit" and action["title"] == "Ask a person"
+    press(server, connector, action["data"]["interaction"], mention["id"])
+    [created] = connector.wait_for("create_conversation", timeout=30)
+    assert created.body["channelData"]["channel"]["id"] == HELPDESK
+    escalation = json.dumps(created.body["activity"])
+    assert REMOTE in escalation and "three days per week" in escalation and "Remote Work Policy" in escalation
+    [_, told] = answers(connector, 2)
+    assert (
+        "asked a person" in json.dumps(told.body)
+        and told.conversation_id == f"{CHANNEL_ID};messageid={mention['id']}"
+    )
+    # Twice: nothing more is handed over.
+    press(server, connector, action["data"]["interaction"], mention["id"])
+    answers(connector, 3)
+    assert len(connector.calls_to("create_conversation")) == 1
+    # The helpdesk replies in the escalation thread, mentioning the bot: relayed once.
+    with Session(engine) as session:
+        root = session.scalars(select(Handoff.escalation_message_id)).one()
+    assert root
+    reply = channel_mention(
+        "Yes, Fridays too.",
+        service_url=connector.service_url,
+        channel_id=HELPDESK,
+        reply_to_thread=root,
+        user_name="Hana Helpdesk",
+    )
+    server.send(reply)
+    [*_, relayed] = answers(connector, 4)
+    assert relayed.conversation_id == f"{CHANNEL_ID};messageid={mention['id']}"
+    assert "From a person (Hana Helpdesk):" in card_text(relayed.body) and "Yes, Fridays too." in card_text(
+        relayed.body
+    )
+    server.send(
+        channel_mention(
+            "And Mondays.", service_url=connector.service_url, channel_id=HELPDESK, reply_to_thread=root
+        )
+    )
+    wait_until(lambda: _answered(engine) == "Yes, Fridays too.")
+    time.sleep(1.5)  # a second relay, if any, would have been sent by now
+    assert len(answers(connector, 4)) == 4
+
+
+def _answered(engine: Any) -> str | None:
+    with Session(engine) as session:
+        return session.scalars(select(Handoff.human_answer)).one()
