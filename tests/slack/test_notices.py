@@ -88,6 +88,10 @@ def test_a_replaced_policy_is_followed_up_once_per_thread(
         ("C0HR", "1", "2"),
     ]
     assert len(fake.calls_to("chat.postMessage")) == 2
+    # A channel can opt out.
+    quiet = follow_up(bike_kb, engine, fake)
+    quiet.settings = quiet.settings.model_copy(update={"off_channels": ["C0ENG"]})
+    assert [t.channel for t in quiet.plan()[0]] == ["C0HR"]
     posted = asyncio.run(notices.run_once())
     assert len(posted) == 2
     followed = fake.calls_to("chat.postMessage")[2:]
