@@ -61,6 +61,7 @@ bench: setup postgres
 	$(PY) -m bench.slack_bench
 	$(PY) -m bench.export_bench
 	$(PY) -m bench.replicas_bench
+	$(PY) -m bench.cluster_bench
 
 bench-answers: setup
 	$(PY) -m bench.answer_bench

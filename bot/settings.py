@@ -250,6 +250,10 @@ class EnvSettings(BaseSettings):
     weaviate_grpc_url: str | None = Field(None, alias="WEAVIATE_GRPC_URL")
     weaviate_api_key: SecretStr | None = Field(None, alias="WEAVIATE_API_KEY")
     weaviate_bin: Path | None = Field(None, alias="WEAVIATE_BIN")
+    # A cluster's shape is deployment: these override the file's weaviate: section.
+    weaviate_replication_factor: str | None = Field(None, alias="WEAVIATE_REPLICATION_FACTOR")
+    weaviate_read_consistency: str | None = Field(None, alias="WEAVIATE_READ_CONSISTENCY")
+    weaviate_write_consistency: str | None = Field(None, alias="WEAVIATE_WRITE_CONSISTENCY")
     embed_model_path: Path | None = Field(None, alias="EMBED_MODEL_PATH")
     data_dir: Path = Field(Path("data"), alias="SUPPORTBOT_DATA_DIR")
     database_url: SecretStr | None = Field(
@@ -363,18 +367,7 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
     env = EnvSettings()
     path = config_path or env.config
     file = load_file_config(path)
-    weaviate = file.weaviate.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "url": env.weaviate_url,
-                "grpc_url": env.weaviate_grpc_url,
-                "api_key": env.weaviate_api_key,
-                "binary": env.weaviate_bin,
-            }.items()
-            if v is not None
-        }
-    )
+    weaviate = _weaviate_settings(file.weaviate, env)
     embedding = file.embedding
     if env.embed_model_path is not None:
         embedding = embedding.model_copy(update={"model_path": env.embed_model_path})
@@ -404,6 +397,40 @@ def load_settings(config_path: Path | None = None, data_dir: Path | None = None)
         teams=_teams_credentials(env),
         log_format=env.log_format,
     )
+
+
+WEAVIATE_ENV = {
+    "url": "WEAVIATE_URL",
+    "grpc_url": "WEAVIATE_GRPC_URL",
+    "api_key": "WEAVIATE_API_KEY",
+    "binary": "WEAVIATE_BIN",
+    "replication_factor": "WEAVIATE_REPLICATION_FACTOR",
+    "read_consistency": "WEAVIATE_READ_CONSISTENCY",
+    "write_consistency": "WEAVIATE_WRITE_CONSISTENCY",
+}
+
+
+def _weaviate_settings(file: WeaviateSettings, env: EnvSettings) -> WeaviateSettings:
+    """The file's weaviate: section with the environment's overrides (empty = unset), validated."""
+    values = {
+        "url": env.weaviate_url,
+        "grpc_url": env.weaviate_grpc_url,
+        "api_key": _set(env.weaviate_api_key),
+        "binary": env.weaviate_bin,
+        "replication_factor": env.weaviate_replication_factor,
+        "read_consistency": env.weaviate_read_consistency,
+        "write_consistency": env.weaviate_write_consistency,
+    }
+    overrides = {k: v for k, v in values.items() if v is not None and v != ""}
+    try:
+        return WeaviateSettings.model_validate({**file.model_dump(exclude_unset=True), **overrides})
+    except ValidationError as err:
+        problems = []
+        for issue in err.errors():
+            field = str(issue["loc"][0]) if issue["loc"] else ""
+            where = f"{WEAVIATE_ENV[field]} (weaviate.{field})" if field in WEAVIATE_ENV else "weaviate"
+            problems.append(f"{where}: {issue['msg']}")
+        raise ConfigError("invalid Weaviate settings\n" + "\n".join(problems)) from None
 
 
 def _teams_credentials(env: EnvSettings) -> TeamsCredentials | None:

@@ -2,15 +2,19 @@
 
 Chunk 0 of each document version carries the document's metadata, so one filtered
 fetch lists documents without scanning every chunk.
+
+Reads go through the read handle, deletes through the write handle (their consistency
+levels). The chunk counts are aggregations, which Weaviate answers from one replica
+whatever the level (its aggregate API takes none).
 """
 
 from __future__ import annotations
 
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.query import Filter
-from weaviate.collections import Collection
 from weaviate.collections.classes.filters import _Filters
 
+from knowledge.connection import CollectionHandles
 from knowledge.types import DocumentInfo
 
 _MAX_DOCUMENTS = 10_000
@@ -18,12 +22,13 @@ _FIELDS = ["doc_id", "title", "version", "effective_date", "acl", "source", "con
 
 
 class Catalog:
-    def __init__(self, collection: Collection) -> None:
-        self._collection = collection
+    def __init__(self, collections: CollectionHandles) -> None:
+        self._reads = collections.reads
+        self._writes = collections.writes
 
     def _heads(self, where: _Filters | None = None) -> list[dict[str, object]]:
         first = Filter.by_property("chunk_index").equal(0)
-        result = self._collection.query.fetch_objects(
+        result = self._reads.query.fetch_objects(
             filters=first & where if where is not None else first,
             limit=_MAX_DOCUMENTS,
             return_properties=_FIELDS,
@@ -32,7 +37,7 @@ class Catalog:
 
     def _chunk_counts(self) -> dict[str, int]:
         """Chunks per document version (content hashes are unique per document version)."""
-        result = self._collection.aggregate.over_all(
+        result = self._reads.aggregate.over_all(
             group_by=GroupByAggregate(prop="content_hash", limit=_MAX_DOCUMENTS), total_count=True
         )
         return {str(g.grouped_by.value): int(g.total_count or 0) for g in result.groups}
@@ -60,7 +65,7 @@ class Catalog:
         where = Filter.by_property("doc_id").equal(doc_id) & Filter.by_property("content_hash").equal(
             str(head.get("content_hash", ""))
         )
-        total = self._collection.aggregate.over_all(filters=where, total_count=True).total_count
+        total = self._reads.aggregate.over_all(filters=where, total_count=True).total_count
         return self._info(head, int(total or 0))
 
     def list(self) -> list[DocumentInfo]:
@@ -75,7 +80,7 @@ class Catalog:
             where = where & Filter.by_property("content_hash").equal(content_hash)
         if keep_hash is not None:
             where = where & Filter.by_property("content_hash").not_equal(keep_hash)
-        result = self._collection.data.delete_many(where=where)
+        result = self._writes.data.delete_many(where=where)
         if result.failed:
             raise RuntimeError(f"Weaviate failed to delete {result.failed} chunks of {doc_id}")
         return int(result.successful)

@@ -1,30 +1,62 @@
-"""Connecting to Weaviate: the embedded server by default, `WEAVIATE_URL` when set."""
+"""Connecting to Weaviate: the embedded server by default, `WEAVIATE_URL` when set.
+
+`WEAVIATE_URL` may list several nodes of a cluster, comma-separated: the client connects
+to the first that is ready (and stays on it). Every read and write of the chunk collection
+goes through `collection_handles`, which carries the configured consistency levels.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlparse
 
+import httpx
 import weaviate
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from weaviate.classes.config import ConsistencyLevel
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+from weaviate.collections import Collection
+from weaviate.exceptions import WeaviateBaseError
 
-from knowledge.weaviate_server import WEAVIATE_VERSION, EmbeddedWeaviate, default_binary_path
+from knowledge.weaviate_server import (
+    WEAVIATE_VERSION,
+    EmbeddedWeaviate,
+    WeaviateStartError,
+    default_binary_path,
+)
 
 logger = logging.getLogger(__name__)
+
+Consistency = Literal["ONE", "QUORUM", "ALL"]
+_DEFAULT_GRPC_PORT = 50051
+_PROBE_TIMEOUT = 5.0
+
+
+class WeaviateConnectError(WeaviateStartError):
+    """No configured Weaviate server could be reached; the message names each and why."""
 
 
 class WeaviateSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str | None = Field(
-        None, description="WEAVIATE_URL: an external server; unset runs the embedded one."
+        None,
+        description=(
+            "WEAVIATE_URL: an external server, or a cluster's nodes comma-separated (the first "
+            "ready one is used); unset runs the embedded server."
+        ),
     )
     grpc_url: str | None = Field(
-        None, description="WEAVIATE_GRPC_URL; default: the URL's host on port 50051."
+        None,
+        description=(
+            "WEAVIATE_GRPC_URL: one for all nodes, or one per URL in the same order; "
+            "default: each URL's host on port 50051."
+        ),
     )
     api_key: SecretStr | None = Field(None, description="WEAVIATE_API_KEY for an external server.")
     binary: Path | None = Field(None, description="WEAVIATE_BIN: the weaviate-server binary to run.")
@@ -33,26 +65,119 @@ class WeaviateSettings(BaseModel):
     )
     startup_timeout: float = Field(90.0, gt=0, description="Seconds to wait for the embedded server.")
     collection: str = Field("PolicyChunks", pattern=r"^[A-Z][A-Za-z0-9_]*$", description="Collection alias.")
-    replication_factor: int = Field(1, ge=1, description="Copies of each chunk (external clusters).")
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        description=(
+            "WEAVIATE_REPLICATION_FACTOR: copies of each chunk, applied when the collection is "
+            "created (external clusters; at most the number of nodes)."
+        ),
+    )
+    read_consistency: Consistency = Field(
+        "QUORUM",
+        description=(
+            "WEAVIATE_READ_CONSISTENCY: replicas that must answer a read (searches, the catalogue). "
+            "QUORUM with QUORUM writes reads every acknowledged write and survives one node down of 3."
+        ),
+    )
+    write_consistency: Consistency = Field(
+        "QUORUM",
+        description=(
+            "WEAVIATE_WRITE_CONSISTENCY: replicas that must acknowledge an insert or delete. "
+            "ALL refuses writes while any replica is down."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _checked_urls(self) -> WeaviateSettings:
+        for url in [*self.urls(), *self.grpc_urls()]:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"not an http(s)://host[:port] URL: {url!r}")
+        grpc = self.grpc_urls()
+        if self.url and not self.urls():
+            raise ValueError(f"url lists no URL: {self.url!r}")
+        if grpc and not self.urls():
+            raise ValueError("grpc_url is set but url is not")
+        if len(grpc) > 1 and len(grpc) != len(self.urls()):
+            raise ValueError(
+                f"grpc_url lists {len(grpc)} URLs for {len(self.urls())} in url: give one, or one per URL"
+            )
+        return self
 
     def binary_path(self) -> Path:
         return self.binary or default_binary_path(WEAVIATE_VERSION)
+
+    def urls(self) -> list[str]:
+        """The HTTP URLs of the external server or cluster nodes, in the order they are tried."""
+        return [u.strip() for u in (self.url or "").split(",") if u.strip()]
+
+    def grpc_urls(self) -> list[str]:
+        return [u.strip() for u in (self.grpc_url or "").split(",") if u.strip()]
+
+    def endpoints(self) -> list[tuple[str, str | None]]:
+        """(HTTP URL, gRPC URL or None for the host's port 50051) per node, in order."""
+        grpc = self.grpc_urls()
+        urls = self.urls()
+        paired: list[str | None] = (
+            list(grpc) if len(grpc) == len(urls) else [grpc[0] if grpc else None] * len(urls)
+        )
+        return list(zip(urls, paired, strict=True))
+
+
+@dataclass(frozen=True)
+class CollectionHandles:
+    """One collection at the configured consistency levels: reads through one, writes the other.
+
+    Weaviate applies a level to searches, object fetches, inserts and deletes; its aggregate
+    API takes none, and the filtered and grouped aggregations the catalogue counts chunks
+    with are answered from one replica.
+    """
+
+    reads: Collection[Any, Any]
+    writes: Collection[Any, Any]
+
+
+def collection_handles(
+    client: weaviate.WeaviateClient, name: str, settings: WeaviateSettings | None = None
+) -> CollectionHandles:
+    """Handles on `name` at the settings' consistency levels (None: the server's defaults,
+    which are ONE for searches and QUORUM for writes)."""
+    base = client.collections.get(name)
+    if settings is None:
+        return CollectionHandles(reads=base, writes=base)
+    return CollectionHandles(
+        reads=base.with_consistency_level(ConsistencyLevel(settings.read_consistency)),
+        writes=base.with_consistency_level(ConsistencyLevel(settings.write_consistency)),
+    )
 
 
 _TIMEOUTS = AdditionalConfig(timeout=Timeout(init=10, query=30, insert=120))
 
 
-def _connect_external(settings: WeaviateSettings) -> weaviate.WeaviateClient:
-    assert settings.url is not None
-    http = urlparse(settings.url)
-    grpc = urlparse(settings.grpc_url) if settings.grpc_url else None
+def _not_ready(url: str) -> str | None:
+    """Why the node at `url` cannot serve (None: it is ready). The ready probe needs no key."""
+    probe = url.rstrip("/") + "/v1/.well-known/ready"
+    try:
+        # trust_env=False as weaviate-client's own default: no proxy from the environment
+        response = httpx.get(probe, timeout=_PROBE_TIMEOUT, trust_env=False)
+    except httpx.HTTPError as err:
+        return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    if response.status_code != 200:
+        return f"not ready (HTTP {response.status_code} from /v1/.well-known/ready)"
+    return None
+
+
+def _connect_one(settings: WeaviateSettings, url: str, grpc_url: str | None) -> weaviate.WeaviateClient:
+    http = urlparse(url)
+    grpc = urlparse(grpc_url) if grpc_url else None
     secure = http.scheme == "https"
     return weaviate.connect_to_custom(
         http_host=http.hostname or "localhost",
         http_port=http.port or (443 if secure else 80),
         http_secure=secure,
         grpc_host=(grpc.hostname if grpc else None) or http.hostname or "localhost",
-        grpc_port=(grpc.port if grpc else None) or 50051,
+        grpc_port=(grpc.port if grpc else None) or _DEFAULT_GRPC_PORT,
         grpc_secure=(grpc.scheme == "https") if grpc else secure,
         auth_credentials=Auth.api_key(settings.api_key.get_secret_value()) if settings.api_key else None,
         additional_config=_TIMEOUTS,
@@ -60,9 +185,27 @@ def _connect_external(settings: WeaviateSettings) -> weaviate.WeaviateClient:
     )
 
 
+def _connect_external(settings: WeaviateSettings) -> weaviate.WeaviateClient:
+    """A client on the first node (in WEAVIATE_URL's order) that is ready."""
+    failed: list[str] = []
+    for url, grpc_url in settings.endpoints():
+        reason = _not_ready(url)
+        if reason is None:
+            try:
+                client = _connect_one(settings, url, grpc_url)
+            except WeaviateBaseError as err:
+                reason = str(err)
+            else:
+                if failed:
+                    logger.warning("connected to Weaviate at %s; not ready: %s", url, "; ".join(failed))
+                return client
+        failed.append(f"{url} ({reason})")
+    raise WeaviateConnectError(f"no Weaviate server is ready; tried {len(failed)}: " + "; ".join(failed))
+
+
 @contextmanager
 def connect(settings: WeaviateSettings, data_dir: Path) -> Iterator[weaviate.WeaviateClient]:
-    if settings.url:
+    if settings.urls():
         client = _connect_external(settings)
         try:
             yield client

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge.access import AccessPolicy
 from knowledge.catalog import Catalog
 from knowledge.chunking import Chunker, ChunkSettings
-from knowledge.connection import WeaviateSettings, connect
+from knowledge.connection import WeaviateSettings, collection_handles, connect
 from knowledge.embeddings import EmbeddingSettings, load_embedding_model
 from knowledge.ingest import Ingestor, Progress
 from knowledge.loaders import DocumentDefaults, DocumentError, LoaderSettings, iter_files, load_file
@@ -65,10 +65,17 @@ class WeaviateKnowledgeBase:
         self.collection_name = collection_name
         self.client = client
         self.embed_model = embed_model
+        # The one place the consistency levels are applied: every read and write below goes
+        # through these two handles (the store's LlamaIndex paths and the catalogue alike).
+        handles = collection_handles(client, collection_name, settings.weaviate)
         store = ScopedWeaviateVectorStore(
-            weaviate_client=client, index_name=collection_name, text_key=TEXT_KEY, url=None
+            weaviate_client=client,
+            index_name=collection_name,
+            text_key=TEXT_KEY,
+            url=None,
+            collections=handles,
         )
-        self.catalog = Catalog(client.collections.get(collection_name))
+        self.catalog = Catalog(handles)
         self._retriever = Retriever(store, embed_model, settings.retrieval)
         self._ingestor = Ingestor(store, self.catalog, embed_model, Chunker(settings.chunking), access)
 
@@ -135,4 +142,5 @@ def current_versions(settings: KnowledgeSettings, data_dir: Path) -> dict[str, s
         name = open_collection(
             client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
         )
-        return {d.doc_id: d.version for d in Catalog(client.collections.get(name)).list()}
+        catalog = Catalog(collection_handles(client, name, settings.weaviate))
+        return {d.doc_id: d.version for d in catalog.list()}

@@ -5,6 +5,11 @@ fixes the upstream traps listed in DESIGN.md: an access scope is required on eve
 query path and becomes the `acl` filter (ANDed with any caller filter, never replaced);
 alpha 0 really means BM25 only; BM25 searches only chunk text and title; vectors are
 not shipped back; and batch insert failures raise instead of vanishing.
+
+LlamaIndex's store has no consistency level of its own: it calls
+`client.collections.get(index_name)` in each method. Every sync data path it has (query,
+add, delete, delete_nodes) is overridden here to go through `CollectionHandles`, which
+carry the configured read and write consistency levels.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
+    MetadataFilters,
     VectorStoreQuery,
     VectorStoreQueryMode,
     VectorStoreQueryResult,
@@ -22,9 +28,11 @@ from llama_index.core.vector_stores.types import (
 from llama_index.vector_stores.weaviate import WeaviateVectorStore
 from llama_index.vector_stores.weaviate.base import _to_weaviate_filter
 from llama_index.vector_stores.weaviate.utils import get_data_object
-from weaviate.classes.query import MetadataQuery
+from pydantic import PrivateAttr
+from weaviate.classes.query import Filter, MetadataQuery
 
 from knowledge.access import acl_filter
+from knowledge.connection import CollectionHandles, collection_handles
 from knowledge.schema import SEARCHABLE_PROPERTIES
 from knowledge.types import AccessScope
 
@@ -43,7 +51,19 @@ class IndexWriteError(RuntimeError):
 
 
 class ScopedWeaviateVectorStore(WeaviateVectorStore):
-    """Pass `scope=AccessScope` to every query (retrievers: `vector_store_kwargs`)."""
+    """Pass `scope=AccessScope` to every query (retrievers: `vector_store_kwargs`).
+
+    `collections`: the handles (with consistency levels) for `index_name`; default, the
+    server's own levels.
+    """
+
+    _handles: CollectionHandles = PrivateAttr()
+
+    def __init__(self, *args: Any, collections: CollectionHandles | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handles = collections or collection_handles(self.client, self.index_name)
+        if self._handles.reads.name != self.index_name or self._handles.writes.name != self.index_name:
+            raise ValueError(f"collection handles are not for {self.index_name}")
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         scope = kwargs.pop("scope", None)
@@ -53,7 +73,7 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
             raise TypeError(f"unsupported query arguments: {', '.join(sorted(kwargs))}")
         if scope.is_empty:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-        collection = self.client.collections.get(self.index_name)
+        collection = self._handles.reads
         where = acl_filter(scope)
         if query.filters is not None:
             where = where & _to_weaviate_filter(query.filters, self._get_property_types())  # type: ignore[operator]
@@ -94,7 +114,7 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
 
     def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         """Insert nodes (with embeddings); raise if Weaviate refused any of them."""
-        collection = self.client.collections.get(self.index_name)
+        collection = self._handles.writes
         for start in range(0, len(nodes), _INSERT_BATCH):
             batch = [
                 get_data_object(node, text_key=self.text_key) for node in nodes[start : start + _INSERT_BATCH]
@@ -109,3 +129,32 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
 
     async def async_add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         raise NotImplementedError("use add(); it checks every batch for failures")
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """LlamaIndex's delete by document, at the write consistency level."""
+        where = Filter.by_property("ref_doc_id").equal(ref_doc_id)
+        extra = delete_kwargs.get("filter")
+        if extra is not None:
+            where = where & _to_weaviate_filter(extra, self._get_property_types())  # type: ignore[operator]
+        self._delete_where(where)
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """LlamaIndex's delete by node ids and/or filters, at the write consistency level."""
+        if not node_ids and not filters:
+            return
+        parts: list[Any] = []  # upstream annotates _to_weaviate_filter wrongly: it returns one filter
+        if node_ids:
+            parts.append(Filter.by_id().contains_any(node_ids))
+        if filters:
+            parts.append(_to_weaviate_filter(filters, self._get_property_types()))
+        self._delete_where(Filter.all_of(parts))
+
+    def _delete_where(self, where: Any) -> None:
+        result = self._handles.writes.data.delete_many(where=where)
+        if result.failed:
+            raise IndexWriteError(f"Weaviate failed to delete {result.failed} chunks")

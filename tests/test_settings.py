@@ -111,3 +111,94 @@ def test_teams_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch,
         "tenant-1",
     )
     assert teams.password.get_secret_value() == "s3cret" and "s3cret" not in repr(teams)
+
+
+WEAVIATE_VARS = [
+    "WEAVIATE_URL",
+    "WEAVIATE_GRPC_URL",
+    "WEAVIATE_API_KEY",
+    "WEAVIATE_REPLICATION_FACTOR",
+    "WEAVIATE_READ_CONSISTENCY",
+    "WEAVIATE_WRITE_CONSISTENCY",
+]
+
+
+@pytest.fixture
+def no_weaviate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    for name in WEAVIATE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_weaviate_defaults_suit_one_embedded_node(no_weaviate_env: pytest.MonkeyPatch) -> None:
+    weaviate = load_settings().knowledge.weaviate
+    assert (weaviate.url, weaviate.replication_factor) == (None, 1)
+    assert (weaviate.read_consistency, weaviate.write_consistency) == ("QUORUM", "QUORUM")
+
+
+def test_a_cluster_from_the_environment(no_weaviate_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    no_weaviate_env.setenv("WEAVIATE_URL", "http://w0:8080, http://w1:8080,http://w2:8080")
+    no_weaviate_env.setenv("WEAVIATE_GRPC_URL", "http://w0:50051,http://w1:50051,http://w2:50051")
+    no_weaviate_env.setenv("WEAVIATE_REPLICATION_FACTOR", "3")
+    no_weaviate_env.setenv("WEAVIATE_READ_CONSISTENCY", "ONE")
+    no_weaviate_env.setenv("WEAVIATE_WRITE_CONSISTENCY", "")  # empty: unset, the file's value stays
+    path = write(tmp_path, "weaviate:\n  write_consistency: ALL\n  replication_factor: 2\n")
+    weaviate = load_settings(path).knowledge.weaviate
+    assert weaviate.endpoints() == [
+        ("http://w0:8080", "http://w0:50051"),
+        ("http://w1:8080", "http://w1:50051"),
+        ("http://w2:8080", "http://w2:50051"),
+    ]
+    assert (weaviate.replication_factor, weaviate.read_consistency, weaviate.write_consistency) == (
+        3,
+        "ONE",
+        "ALL",
+    )
+
+
+def test_one_grpc_url_serves_every_node(no_weaviate_env: pytest.MonkeyPatch) -> None:
+    no_weaviate_env.setenv("WEAVIATE_URL", "https://a:443,https://b:443")
+    no_weaviate_env.setenv("WEAVIATE_GRPC_URL", "https://grpc.internal:443")
+    assert [g for _, g in load_settings().knowledge.weaviate.endpoints()] == ["https://grpc.internal:443"] * 2
+
+
+@pytest.mark.parametrize(
+    ("variables", "problem"),
+    [
+        (
+            {"WEAVIATE_READ_CONSISTENCY": "TWO"},
+            r"WEAVIATE_READ_CONSISTENCY \(weaviate.read_consistency\): .*'QUORUM'",
+        ),
+        (
+            {"WEAVIATE_REPLICATION_FACTOR": "0"},
+            r"WEAVIATE_REPLICATION_FACTOR \(weaviate.replication_factor\)",
+        ),
+        (
+            {"WEAVIATE_URL": "http://a:8080,weaviate:8080"},
+            r"not an http\(s\)://host\[:port\] URL: 'weaviate:8080'",
+        ),
+        (
+            {
+                "WEAVIATE_URL": "http://a:8080,http://b:8080,http://c:8080",
+                "WEAVIATE_GRPC_URL": "http://a:1,http://b:1",
+            },
+            "grpc_url lists 2 URLs for 3 in url",
+        ),
+    ],
+)
+def test_bad_weaviate_environment_is_a_config_error(
+    variables: dict[str, str], problem: str, no_weaviate_env: pytest.MonkeyPatch
+) -> None:
+    for name, value in variables.items():
+        no_weaviate_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=problem):
+        load_settings()
+
+
+def test_bad_consistency_in_the_file_names_its_line(
+    no_weaviate_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "weaviate:\n  collection: Docs\n  read_consistency: SOME\n")
+    with pytest.raises(ConfigError, match=r"settings\.yaml:3: weaviate\.read_consistency"):
+        load_settings(path)
