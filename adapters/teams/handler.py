@@ -40,14 +40,14 @@ from adapters.teams.activities import (
     where,
 )
 from adapters.teams.cards import answer_activity, plain_activity, reply_activity
-from adapters.teams.handoff import TeamsHandoff, requested
+from adapters.teams.handoff import TeamsHandoff, offer_activity, requested
 from adapters.workers import Workers
 from bot.core import SupportBot
 from bot.desk import Command, DeskReply, KnowledgeDesk, Post, PostedFile, parse_command
 from bot.handoff import HandoffDesk
 from bot.settings import TeamsSettings
 from bot.store.conversations import ConversationStore
-from bot.types import Answer, Platform, Question, VoteSource, VoteStatus
+from bot.types import Answer, Platform, Question, VoteOutcome, VoteSource, VoteStatus, VoteValue
 
 logger = logging.getLogger(__name__)
 PLATFORM = Platform.TEAMS.value
@@ -312,7 +312,10 @@ class TeamsFrontEnd(ActivityHandler):
             if retract:
                 await asyncio.to_thread(self.bot.retract, interaction_id, users[0], value)
             else:
-                await asyncio.to_thread(self.bot.vote, interaction_id, users[0], value, VoteSource.REACTION)
+                outcome = await asyncio.to_thread(
+                    self.bot.vote, interaction_id, users[0], value, VoteSource.REACTION
+                )
+                self._offer_person(activity, outcome)
 
     async def _interaction_of(self, activity: Activity) -> str | None:
         place = where(activity, self.settings)
@@ -358,7 +361,15 @@ class TeamsFrontEnd(ActivityHandler):
             VoteSource.FEEDBACK_LOOP,
             feedback.comment,
         )
+        self._offer_person(activity, outcome)
         return outcome.status is not VoteStatus.FAILED
+
+    def _offer_person(self, activity: Activity, outcome: VoteOutcome) -> None:
+        """A fresh thumbs-down gets the "Ask a person" button on its own, in the thread."""
+        fresh = outcome.status in {VoteStatus.RECORDED, VoteStatus.CHANGED}
+        if self.handoff is not None and outcome.value is VoteValue.DOWN and fresh:
+            reference = TurnContext.get_conversation_reference(activity)
+            self._later(reference, self._notice(offer_activity(outcome.interaction_id)))
 
     def _notice(self, activity: Activity) -> Work:
         async def work(context: TurnContext) -> None:

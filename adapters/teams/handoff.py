@@ -35,6 +35,19 @@ def requested(activity: Activity) -> str | None:
     return None
 
 
+def offer_activity(interaction_id: str) -> Activity:
+    """After a thumbs-down: the button on its own, in the answer's thread."""
+    attachment = card([paragraph(run("Sorry that did not help. A person can take the question."))])
+    attachment.content["actions"] = [
+        {
+            "type": "Action.Submit",
+            "title": "Ask a person",
+            "data": {"action": SUBMIT, "interaction": interaction_id},
+        }
+    ]
+    return Activity(type=ActivityTypes.message, attachments=[attachment], summary="Ask a person")
+
+
 def escalation_activity(request: HandoffRequest, asker_name: str) -> Activity:
     body = [
         paragraph(run(f"{asker_name or 'Someone'} would like a person to answer:", weight="bolder")),

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from bot.settings import HandoffSettings
 from bot.store.models import Handoff
 from tests.fakes.bot_connector import FakeConnector
-from tests.fakes.teams_payloads import CHANNEL_ID, channel_mention
+from tests.fakes.teams_payloads import CHANNEL_ID, channel_mention, feedback_invoke
 from tests.slack.harness import REMOTE, wait_until
 from tests.teams.conftest import ServerFactory
-from tests.teams.helpers import answers, card_text
+from tests.teams.helpers import answers, card_text, message_id
 
 pytestmark = pytest.mark.weaviate
 HELPDESK = "19:helpdesk@thread.tacv2"
@@ -84,3 +84,28 @@ def test_a_person_takes_over_in_teams(start: ServerFactory, connector: FakeConne
 def _answered(engine: Any) -> str | None:
     with Session(engine) as session:
         return session.scalars(select(Handoff.human_answer)).one()
+
+
+def test_a_thumbs_down_offers_a_person(start: ServerFactory, connector: FakeConnector) -> None:
+    server = start(handoff=HandoffSettings.model_validate(HELP))
+    mention = channel_mention(REMOTE, service_url=connector.service_url)
+    server.send(mention)
+    [answer] = answers(connector)
+    thread = f"{CHANNEL_ID};messageid={mention['id']}"
+    dislike = feedback_invoke(
+        "dislike",
+        reply_to_id=message_id(answer),
+        service_url=connector.service_url,
+        scope="channel",
+        conversation_id=thread,
+    )
+    status, _ = server.send(dislike)
+    assert status == 200
+    [_, offer] = answers(connector, 2)
+    assert offer.conversation_id == thread
+    [action] = offer.body["attachments"][0]["content"]["actions"]
+    assert (
+        action["title"] == "Ask a person"
+        and action["data"]["interaction"]
+        == answer.body["attachments"][0]["content"]["actions"][0]["data"]["interaction"]
+    )
