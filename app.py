@@ -27,6 +27,8 @@ from adapters import terminal  # noqa: E402
 from adapters.console import ChatConsole  # noqa: E402
 from adapters.digest_cli import add_commands as add_digest_commands  # noqa: E402
 from adapters.digest_cli import check_digest_settings, check_digest_usage  # noqa: E402
+from adapters.eval_cli import add_commands as add_eval_commands  # noqa: E402
+from adapters.eval_cli import check_build_usage, check_eval_usage, cmd_build_golden, cmd_eval  # noqa: E402
 from adapters.feedback_cli import (  # noqa: E402
     FeedbackUsageError,
     check_export_usage,
@@ -58,7 +60,7 @@ logger = logging.getLogger("supportbot")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915
     parser = argparse.ArgumentParser(
         prog="app.py", description="Internal-support bot: knowledge base and answers."
     )
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--website", default="", help="https URL for the about page; default https://DOMAIN")
 
     add_feedback_commands(commands)
+    add_eval_commands(commands)
     add_digest_commands(commands)
     add_notice_commands(commands)
 
@@ -208,13 +211,14 @@ def cmd_digest(
     bot: SupportBot, kb: WeaviateKnowledgeBase, settings: Settings, args: argparse.Namespace
 ) -> int:
     from adapters import digest_cli
-    from adapters.digests import make_publisher, teams_poster
+    from adapters.digests import make_publisher, ragas_quality, teams_poster
     from adapters.slack import web_client
 
     slack = None
     if settings.slack_bot_token is not None:
         slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    publisher = make_publisher(settings, bot.log.engine, kb, None, slack, teams_poster(settings))
+    quality = ragas_quality(settings, bot, kb)
+    publisher = make_publisher(settings, bot.log.engine, kb, quality, slack, teams_poster(settings))
     return digest_cli.cmd_digest(publisher, args)
 
 
@@ -396,6 +400,17 @@ def main(argv: list[str] | None = None) -> int:
                 if args.command == "feedback":
                     return cmd_stats(engine, args)
                 return cmd_export(engine, settings, args)
+        if args.command == "eval":  # its usage errors are ConfigErrors: exit 2
+            if args.eval_command == "build-golden":
+                check_build_usage(args)
+                with open_database(settings) as engine:
+                    return cmd_build_golden(engine, settings, args)
+            golden = check_eval_usage(args, settings)  # before the slow start
+            with (
+                open_knowledge(settings.knowledge, settings.file.access, settings.data_dir) as kb,
+                open_bot(settings, kb) as bot,
+            ):
+                return cmd_eval(bot, kb, settings, golden, args)
         if args.command == "serve":
             from adapters.serve import check_serve_settings
 

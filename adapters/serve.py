@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 from adapters import terminal
 from adapters.digest_schedule import DigestSchedule
-from adapters.digests import DigestKnowledge, make_publisher, teams_poster
+from adapters.digests import DigestKnowledge, make_publisher, ragas_quality, teams_poster
 from adapters.http_server import build_web_app
 from adapters.notices import ChangeFollowUp
 from adapters.slack import build_slack_app, socket_mode_handler
@@ -80,7 +80,12 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
     if settings.file.digest.leads and settings.file.digest.scheduled:
         poster = teams_poster(settings, teams.adapter if teams else None)
         publisher = make_publisher(
-            settings, bot.log.engine, kb, None, slack.client if slack else None, poster
+            settings,
+            bot.log.engine,
+            kb,
+            ragas_quality(settings, bot, kb),
+            slack.client if slack else None,
+            poster,
         )
         schedule = DigestSchedule(publisher, settings.file.digest)
     follow_up = None

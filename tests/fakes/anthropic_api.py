@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import sys
 import threading
 from collections import deque
@@ -289,3 +290,67 @@ def _handler_for(fake: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             pass  # keep pytest output clean
 
     return Handler
+
+
+# -- a RAGAS judge ---------------------------------------------------------------------------
+
+_WORDS = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+RAGAS_TOOLS = ("StatementGeneratorOutput", "NLIStatementOutput", "AnswerRelevanceOutput")
+
+
+def ragas_input(body: JSON) -> JSON:
+    """The input of a RAGAS prompt: the JSON after the last `input:` of its last user message
+    (RAGAS renders instructions, examples, then `input: {...}` and `Output: `)."""
+    content = body["messages"][-1]["content"]
+    text = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+    data = text.rsplit("\ninput: ", 1)[1].strip()
+    parsed: JSON = json.JSONDecoder().raw_decode(data)[0]
+    return parsed
+
+
+def words_in_context(statement: str, context: str) -> bool:
+    """Supported when every word of the statement occurs in the context."""
+    return set(_WORDS.findall(statement.lower())) <= set(_WORDS.findall(context.lower()))
+
+
+@dataclass
+class RagasJudge:
+    """A responder (`fake.responder = RagasJudge(...)`) playing the judge for RAGAS's faithfulness
+    and answer-relevancy prompts, as instructor asks for them: a forced tool call named after
+    the output model, answered with a `tool_use` block whose input validates against it.
+
+    - StatementGeneratorOutput: each sentence of the answer is one statement;
+    - NLIStatementOutput: verdict 1 where `supported(statement, context)`;
+    - AnswerRelevanceOutput: the question `question_for(answer)`, noncommittal per `noncommittal`.
+    Other requests go to `fallback` (e.g. the bot's own `submit_answer` calls).
+    """
+
+    supported: Callable[[str, str], bool] = words_in_context
+    question_for: Callable[[str], str] = lambda answer: f"What does this say: {answer}?"
+    noncommittal: Callable[[str], bool] = lambda answer: False
+    fallback: Responder = lambda body: Reply.text("ok")
+
+    def __call__(self, body: JSON) -> Reply:
+        tool = (body.get("tool_choice") or {}).get("name")
+        if tool not in RAGAS_TOOLS:
+            return self.fallback(body)
+        data = ragas_input(body)
+        if tool == "StatementGeneratorOutput":
+            sentences = [s.strip() for s in _SENTENCE_END.split(data["answer"]) if s.strip()]
+            return Reply.tool(tool, {"statements": sentences})
+        if tool == "NLIStatementOutput":
+            verdicts = [
+                {
+                    "statement": s,
+                    "reason": "found in the context" if ok else "not in the context",
+                    "verdict": int(ok),
+                }
+                for s in data["statements"]
+                for ok in [self.supported(s, data["context"])]
+            ]
+            return Reply.tool(tool, {"statements": verdicts})
+        response = data["response"]
+        return Reply.tool(
+            tool, {"question": self.question_for(response), "noncommittal": int(self.noncommittal(response))}
+        )

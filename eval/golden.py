@@ -1,0 +1,200 @@
+"""Golden sets: questions with a known good answer and the documents it comes from.
+
+One JSON object per line:
+`{"id", "question", "reference", "reference_doc_ids": [...], "channel", "reference_contexts": [...]}`.
+`channel` decides what the bot may read when the question is re-asked; `reference_contexts`
+(optional) are the passages that hold the answer, for the context-recall metric that
+compares texts rather than ids.
+
+Two sources ship with the repo: `eval/golden/policy-qa.jsonl` (built by
+`python -m eval.golden_policyqa`) and the log itself (`golden_from_log`): questions whose
+answer the staff voted up, with that answer as the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.store.database import read_only
+from bot.store.models import Interaction, Vote
+from eval.finetune.select import question_group
+
+
+class GoldenError(ValueError):
+    """A golden set that cannot be used; the message names the file and line."""
+
+
+class GoldenItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, description="Unique within the file.")
+    question: str = Field(min_length=1, description="Asked exactly as written, with no thread history.")
+    reference: str = Field(min_length=1, description="A correct answer.")
+    reference_doc_ids: list[str] = Field(min_length=1, description="Documents the answer comes from.")
+    channel: str = Field(min_length=1, description="The channel the question is asked in (decides access).")
+    reference_contexts: list[str] = Field(
+        default_factory=list, description="Passages that hold the answer (optional)."
+    )
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _number_ids(cls, value: object) -> object:
+        # `"id": 7` is a natural thing to write by hand; it means "7".
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("question", "reference", "channel")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    @field_validator("reference_doc_ids")
+    @classmethod
+    def _ids_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not v.strip() for v in value):
+            raise ValueError("document ids must not be blank")
+        return [v.strip() for v in value]
+
+
+def load_golden(path: Path) -> list[GoldenItem]:
+    """Every line validated; the first bad one is reported as `FILE:LINE: field: problem`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise GoldenError(f"cannot read golden set {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise GoldenError(f"{path}: not UTF-8 text ({err.reason})") from err
+    items: list[GoldenItem] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError as err:
+            raise GoldenError(f"{path}:{number}: not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise GoldenError(f"{path}:{number}: expected a JSON object with id, question, reference...")
+        try:
+            item = GoldenItem.model_validate(data)
+        except ValidationError as err:
+            raise GoldenError(f"{path}:{number}: {_problems(err)}") from None
+        if item.id in seen:
+            raise GoldenError(f"{path}:{number}: id {item.id!r} is already used on line {seen[item.id]}")
+        seen[item.id] = number
+        items.append(item)
+    if not items:
+        raise GoldenError(f"{path}: no questions (one JSON object per line)")
+    return items
+
+
+def _problems(error: ValidationError) -> str:
+    problems = []
+    for issue in error.errors():
+        where = ".".join(str(p) for p in issue["loc"]) or "(line)"
+        if issue["type"] == "extra_forbidden":
+            message = f"unknown key (expected: {', '.join(GoldenItem.model_fields)})"
+        elif issue["type"] == "missing":
+            message = "missing"
+        else:
+            message = issue["msg"]
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def write_golden(path: Path, items: Sequence[GoldenItem]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(item.model_dump(), ensure_ascii=False) for item in items]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+# -- from the log ------------------------------------------------------------------------
+
+
+@dataclass
+class LogGolden:
+    """What `golden_from_log` found: the items, and why the other voted answers are not in."""
+
+    items: list[GoldenItem] = field(default_factory=list)
+    voted: int = 0  # answers with at least one current vote
+    not_net_up: int = 0  # as many or more thumbs-down than up
+    not_answered: int = 0  # abstained or failed: no answer to hold up as the reference
+    no_citation: int = 0  # an answer that cites nothing names no reference document
+    collapsed: int = 0  # near-duplicates of a later question (eval.finetune.select.question_group)
+    restricted: int = 0  # kept items quoting documents not open to every channel
+
+
+def golden_from_log(
+    engine: Engine,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    open_groups: frozenset[str] = frozenset(),
+) -> LogGolden:
+    """Questions whose answer has a net thumbs-up (current votes only), as golden items.
+
+    The reference is that answer, the reference documents are the ones it cited (their
+    passages become the reference contexts), the channel is the one it was asked in. Of
+    near-duplicate questions only the latest is kept. Answers quoting restricted documents
+    (an audience not in `open_groups`) are kept and counted: a golden set stays internal.
+    """
+    ups = func.sum(case((Vote.value == "up", 1), else_=0)).label("ups")
+    downs = func.sum(case((Vote.value == "down", 1), else_=0)).label("downs")
+    tally = (
+        select(Vote.interaction_id, ups, downs)
+        .where(Vote.retracted_at.is_(None))
+        .group_by(Vote.interaction_id)
+        .subquery()
+    )
+    conditions = []
+    if since is not None:
+        conditions.append(Interaction.created_at >= since)
+    if until is not None:
+        conditions.append(Interaction.created_at < until)
+    query = (
+        select(Interaction, tally.c.ups, tally.c.downs)
+        .join(tally, tally.c.interaction_id == Interaction.id)
+        .where(and_(True, *conditions))
+        .options(selectinload(Interaction.passages))
+        .order_by(Interaction.created_at, Interaction.id)
+        .execution_options(yield_per=500)
+    )
+    found = LogGolden()
+    latest: dict[str, tuple[GoldenItem, bool]] = {}  # question group -> newest item, restricted
+    with Session(read_only(engine)) as session:
+        for interaction, up, down in session.execute(query):
+            found.voted += 1
+            if up <= down:
+                found.not_net_up += 1
+            elif interaction.kind not in ("generated", "extracted") or interaction.abstained:
+                found.not_answered += 1
+            else:
+                cited = [p for p in interaction.passages if p.citation_marker is not None]
+                if not cited:
+                    found.no_citation += 1
+                else:
+                    asked = interaction.rewritten_question or interaction.question
+                    item = GoldenItem(
+                        id=interaction.id,
+                        question=asked,
+                        reference=interaction.answer_text,
+                        reference_doc_ids=list(dict.fromkeys(p.doc_id for p in cited)),
+                        channel=interaction.channel,
+                        reference_contexts=[p.text for p in cited],
+                    )
+                    restricted = any(not open_groups.intersection(p.acl or []) for p in interaction.passages)
+                    group = question_group(asked)
+                    found.collapsed += group in latest
+                    latest[group] = (item, restricted)  # oldest first: a later answer replaces it
+            session.expunge(interaction)
+    found.items = [item for item, _ in latest.values()]
+    found.restricted = sum(restricted for _, restricted in latest.values())
+    return found

@@ -1,0 +1,139 @@
+"""Golden sets: reading them (every bad line named by file and line), and building one from
+the answers the staff voted up (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.store.interactions import InteractionLog, PassageRecord
+from bot.types import VoteSource, VoteValue
+from eval.golden import GoldenError, GoldenItem, golden_from_log, load_golden, write_golden
+from tests.records import make_record
+
+GOOD = {
+    "id": "q1",
+    "question": "How long is parental leave?",
+    "reference": "20 weeks.",
+    "reference_doc_ids": ["parental-leave"],
+    "channel": "C0HR",
+}
+
+
+def write_lines(path: Path, *lines: object) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def test_a_golden_set_round_trips(tmp_path: Path) -> None:
+    items = [GoldenItem(**GOOD), GoldenItem(**{**GOOD, "id": "q2", "reference_contexts": ["Twenty weeks."]})]
+    path = tmp_path / "golden.jsonl"
+    write_golden(path, items)
+    assert load_golden(path) == items
+    numeric = write_lines(
+        tmp_path / "n.jsonl", {**GOOD, "id": 7}, "", {**GOOD, "id": 8}
+    )  # blank lines are fine
+    assert [i.id for i in load_golden(numeric)] == ["7", "8"]
+
+
+@pytest.mark.parametrize(
+    ("second_line", "problem"),
+    [
+        ("{not json", ":2: not valid JSON"),
+        ('["a list"]', ":2: expected a JSON object"),
+        ({k: v for k, v in GOOD.items() if k != "reference"} | {"id": "q2"}, ":2: reference: missing"),
+        ({**GOOD, "id": "q2", "reference_doc_ids": []}, ":2: reference_doc_ids: List should have at least 1"),
+        ({**GOOD, "id": "q2", "question": "   "}, ":2: question: Value error, must not be blank"),
+        ({**GOOD, "id": "q2", "refrence": "typo"}, ":2: refrence: unknown key (expected: id, question"),
+        ({**GOOD, "id": "q2", "channel": 5}, ":2: channel: Input should be a valid string"),
+        (GOOD, ":2: id 'q1' is already used on line 1"),
+    ],
+)
+def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path, second_line: object, problem: str) -> None:
+    path = write_lines(tmp_path / "golden.jsonl", GOOD, second_line)
+    with pytest.raises(GoldenError) as caught:
+        load_golden(path)
+    assert str(caught.value).startswith(str(path)) and problem in str(caught.value)
+
+
+def test_an_empty_or_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(GoldenError, match="no questions"):
+        load_golden(write_lines(tmp_path / "empty.jsonl", ""))
+    with pytest.raises(GoldenError, match="cannot read golden set"):
+        load_golden(tmp_path / "missing.jsonl")
+
+
+def hr_passage(rank: int, cited: bool, acl: list[str] | None = None) -> PassageRecord:
+    return PassageRecord(
+        rank,
+        f"chunk-hr-{rank}",
+        "hr-handbook",
+        "HR Handbook",
+        "Leave",
+        "2",
+        "hr.md",
+        acl or ["hr-team"],
+        0.8,
+        "Carers get five days of paid leave.",
+        1 if cited else None,
+    )
+
+
+def seed_votes(engine: Engine) -> dict[str, str]:
+    """A small log: question -> interaction id."""
+    log = InteractionLog(engine)
+    ids: dict[str, str] = {}
+    cases = [
+        # (question, created, votes, overrides)
+        ("How long is parental leave?", "2026-10-05T09:00:00+00:00", ["up", "up", "down"], {}),
+        ("how long is the parental leave", "2026-10-06T09:00:00+00:00", ["up"], {"channel": "C0ENG"}),
+        ("Can I expense a monitor?", "2026-10-06T10:00:00+00:00", ["down"], {}),
+        ("Is the office open on Sunday?", "2026-10-06T11:00:00+00:00", ["up", "down"], {}),
+        (
+            "What is the canteen menu?",
+            "2026-10-06T12:00:00+00:00",
+            ["up"],
+            {"kind": "abstained", "abstained": True, "answer_text": "I couldn't find this."},
+        ),
+        (
+            "How many carer days are there?",
+            "2026-10-07T09:00:00+00:00",
+            ["up"],
+            {"channel": "C0HR", "answer_text": "Five days [1].", "passages": [hr_passage(1, True)]},
+        ),
+        ("Who approves travel?", "2026-11-20T09:00:00+00:00", ["up"], {}),
+    ]
+    for question, created, votes, overrides in cases:
+        record = make_record(question=question, created_at=created, **overrides)
+        log.record(record)
+        ids[question] = record.id
+        for n, value in enumerate(votes):
+            log.vote(record.id, f"U{n}", VoteValue(value), VoteSource.REACTION)
+    # A retracted thumbs-up no longer counts: the monitor answer stays net down.
+    log.vote(ids["Can I expense a monitor?"], "U9", VoteValue.UP, VoteSource.BUTTON)
+    log.retract(ids["Can I expense a monitor?"], "U9")
+    return ids
+
+
+def test_golden_from_the_log_keeps_net_thumbs_up_answers(engine: Engine) -> None:
+    ids = seed_votes(engine)
+    since = datetime(2026, 10, 1, tzinfo=UTC)
+    until = datetime(2026, 11, 1, tzinfo=UTC)
+    found = golden_from_log(engine, since, until, open_groups=frozenset({"everyone"}))
+    by_question = {item.question: item for item in found.items}
+    # The two parental-leave questions are near-duplicates: the later one stands.
+    assert sorted(by_question) == ["How many carer days are there?", "how long is the parental leave"]
+    leave = by_question["how long is the parental leave"]
+    assert leave.id == ids["how long is the parental leave"] and leave.channel == "C0ENG"
+    assert leave.reference == "Birth parents get 20 weeks [1]."
+    assert leave.reference_doc_ids == ["parental-leave"]  # cited only, not every retrieved passage
+    assert leave.reference_contexts == ["The birth parent receives 20 weeks."]
+    carers = by_question["How many carer days are there?"]
+    assert carers.channel == "C0HR" and carers.reference_doc_ids == ["hr-handbook"]
+    assert (found.voted, found.not_net_up, found.not_answered, found.collapsed) == (6, 2, 1, 1)
+    assert found.restricted == 1  # the HR handbook is for hr-team only: kept, and counted
+    assert len(golden_from_log(engine, open_groups=frozenset({"everyone"})).items) == 3  # no date limits
