@@ -28,10 +28,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     digest.add_argument("--force", action="store_true", help="with --post: post again a week already posted")
 
 
-def check_digest_usage(args: argparse.Namespace) -> Week:
+def check_digest_usage(args: argparse.Namespace, zone: str = "UTC") -> Week:
+    """The week asked for (default the last complete one), in the digest's time zone."""
     if args.force and not args.post:
         raise WeekError("--force only applies with --post")
-    return Week.parse(args.week) if args.week else Week.last_complete()
+    return Week.parse(args.week, zone) if args.week else Week.last_complete(zone=zone)
 
 
 def check_digest_settings(settings: DigestSettings, args: argparse.Namespace) -> None:
@@ -46,7 +47,7 @@ def check_digest_settings(settings: DigestSettings, args: argparse.Namespace) ->
 
 
 def cmd_digest(publisher: DigestPublisher, args: argparse.Namespace) -> int:
-    week = check_digest_usage(args)
+    week = check_digest_usage(args, publisher.digest_settings.timezone)
     targets = publisher.targets(args.lead)
     if args.post and targets == [None]:
         raise DigestError("nothing to post to: configure digest.leads (see the README's digest section)")

@@ -18,6 +18,7 @@ from bot.settings import WEEKDAYS, DigestSettings
 from eval.digest.week import Week
 
 logger = logging.getLogger(__name__)
+RETRY_FIRST, RETRY_MAX = timedelta(minutes=5), timedelta(hours=4)
 
 
 def due_week(settings: DigestSettings, now: datetime) -> Week | None:
@@ -31,13 +32,15 @@ def due_week(settings: DigestSettings, now: datetime) -> Week | None:
     )
     if local < moment:
         return None
-    return Week.of(moment.astimezone(UTC)).previous
+    return Week.of(moment.date(), settings.timezone).previous
 
 
 class DigestSchedule:
     def __init__(self, publisher: DigestPublisher, settings: DigestSettings, tick_s: float = 60.0) -> None:
         self.publisher, self.settings, self.tick_s = publisher, settings, tick_s
         self._done: set[tuple[str, str]] = set()  # (week, target) this process knows is handled
+        # (week, target) -> (failures, not before): a failing lead waits, the others do not.
+        self._failing: dict[tuple[str, str], tuple[int, datetime]] = {}
 
     def describe(self) -> str:
         leads = ", ".join(f"{t.name} ({t.platform})" for t in self.settings.leads)
@@ -49,8 +52,8 @@ class DigestSchedule:
                 await self.tick(datetime.now(UTC))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a failed post is retried on a later tick, never crashes serve
-                logger.exception("the weekly digest failed; retrying later")
+            except Exception:  # never crashes serve; the next tick tries again
+                logger.exception("the weekly digest schedule failed; retrying later")
             await asyncio.sleep(self.tick_s)
 
     async def tick(self, now: datetime) -> list[str]:
@@ -61,9 +64,18 @@ class DigestSchedule:
         posted = []
         for target in self.settings.leads:
             key = (str(week), target.name)
-            if key in self._done:
+            failures, not_before = self._failing.get(key, (0, now))
+            if key in self._done or now < not_before:
                 continue
-            outcome = await self.publisher.publish(week, target)
+            try:
+                outcome = await self.publisher.publish(week, target)
+            except Exception:
+                # Each retry rebuilds the digest (and its RAGAS scores): back off, 5 min doubling to 4 h.
+                wait = min(RETRY_FIRST * 2**failures, RETRY_MAX)
+                self._failing[key] = (failures + 1, now + wait)
+                logger.exception("digest %s for %s failed; retrying in %s", week, target.name, wait)
+                continue
+            self._failing.pop(key, None)
             if outcome.posted or outcome.elsewhere:
                 self._done.add(key)
             if outcome.posted:

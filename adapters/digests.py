@@ -23,14 +23,17 @@ from sqlalchemy import Engine
 from adapters.slack import digest as slack_digest
 from adapters.teams import digest as teams_digest
 from adapters.teams.auth import BotAuthentication
+from bot.core import SupportBot
 from bot.settings import DigestSettings, DigestTarget, Settings
 from eval.digest import DigestError, runs
 from eval.digest.build import ALL, Digest, QualityProvider, build_digest
 from eval.digest.numbers import EVERY_CHANNEL, LinkMaker
+from eval.digest.ragas_provider import DigestRagas
 from eval.digest.week import Week
 from knowledge.types import DocumentInfo
 
 logger = logging.getLogger(__name__)
+RECORD_ATTEMPTS, RECORD_BACKOFF_S = 4, 0.5  # the digest is out: try hard to write that down
 
 
 class DigestKnowledge(Protocol):
@@ -149,11 +152,28 @@ class DigestPublisher:
             digest = await asyncio.to_thread(self.build, week, target)
             where = await self.post(digest, target)
         except BaseException:  # also cancelled (serve stopping): the week may be claimed again
-            await asyncio.shield(asyncio.to_thread(runs.release, self.engine, week, target.name))
+            if claimed:  # a forced post must not drop the claim of the replica that holds it
+                await asyncio.shield(asyncio.to_thread(runs.release, self.engine, week, target.name))
             raise
-        await asyncio.to_thread(runs.record, self.engine, week, target.name, digest.summary, True)
+        # Posted: from here on the claim is never released, or the week would go out twice.
+        await self._record(week, target, digest)
         logger.info("digest %s for %s posted to %s", week, target.name, where)
         return Outcome(target.name, week, True, where, digest)
+
+    async def _record(self, week: Week, target: DigestTarget, digest: Digest) -> None:
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await asyncio.to_thread(runs.record, self.engine, week, target.name, digest.summary, True)
+                return
+            except Exception:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    # The claim stays (unposted) until it expires; this process remembers the
+                    # week as done, and next week's deltas will be missing.
+                    logger.exception(
+                        "digest %s for %s was posted but could not be recorded", week, target.name
+                    )
+                    return
+                await asyncio.sleep(RECORD_BACKOFF_S * 2**attempt)
 
 
 def make_publisher(
@@ -174,6 +194,24 @@ def make_publisher(
         return np.asarray(kb.embed_model.get_text_embedding_batch(texts))
 
     return DigestPublisher(settings, engine, documents, embed, quality, slack, teams)
+
+
+def ragas_quality(settings: Settings, bot: SupportBot, kb: DigestKnowledge) -> QualityProvider:
+    """The digest's RAGAS scores: the golden set and the week's answers, with Claude as the
+    judge when there is a key (the judge and RAGAS load only when a digest is built)."""
+    judge = None
+    key = settings.anthropic_api_key
+    if key is not None:
+
+        def judge() -> tuple[Any, Any]:
+            from eval.judge import FastEmbedForRagas, claude_judge
+
+            client = claude_judge(
+                key.get_secret_value(), settings.anthropic_base_url, settings.file.answers.claude
+            )
+            return client, FastEmbedForRagas(kb.embed_model)
+
+    return DigestRagas(bot, settings.file.digest, settings.knowledge.retrieval.top_k, judge)
 
 
 def teams_poster(settings: Settings, adapter: CloudAdapter | None = None) -> TeamsPoster | None:

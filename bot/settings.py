@@ -125,9 +125,7 @@ class DigestSettings(BaseModel):
     scheduled: bool = Field(True, description="serve posts the digest on schedule (when leads are set).")
     stale_after_days: int = Field(365, ge=1, description="A cited document older than this is stale.")
     worst_answers: int = Field(5, ge=0, le=50)
-    gap_similarity: float = Field(
-        0.75, gt=0, le=1, description="Cosine similarity that groups gap questions."
-    )
+    gap_similarity: float = Field(0.6, gt=0, le=1, description="Cosine similarity that groups gap questions.")
     golden: Path | None = Field(None, description="Golden set (JSONL) evaluated for the digest.")
     sample_size: int = Field(20, ge=0, le=500, description="The week's answers evaluated with the judge.")
     slack_workspace_url: str | None = Field(

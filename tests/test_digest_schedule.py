@@ -4,7 +4,7 @@ and target however many replicas tick, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from adapters.digest_schedule import DigestSchedule, due_week
 from adapters.slack import web_client
 from bot.settings import DigestSettings
 from bot.store.database import create_db_engine
+from eval.digest import runs
 from eval.digest.week import Week
 from tests.digest_helpers import publisher
 from tests.fakes.slack_api import FakeSlack
@@ -37,6 +38,17 @@ def test_the_digest_is_due_at_the_local_time_for_the_week_before() -> None:
     new_york = DigestSettings(weekday="fri", time="16:30", timezone="America/New_York")
     assert due_week(new_york, datetime(2026, 11, 13, 21, 29, tzinfo=UTC)) is None
     assert due_week(new_york, datetime(2026, 11, 13, 21, 30, tzinfo=UTC)) == Week(2026, 45)
+    # Ahead of UTC: Monday 09:00 in Sydney is Sunday 22:00 UTC, and the week due is Sydney's last.
+    sydney = DigestSettings(weekday="mon", time="09:00", timezone="Australia/Sydney")
+    week = due_week(sydney, datetime(2026, 11, 8, 22, 0, tzinfo=UTC))
+    assert week == Week(2026, 45) and week.zone == "Australia/Sydney"
+    assert week.start == datetime(2026, 11, 1, 13, 0, tzinfo=UTC)  # Mon 2 Nov 00:00 AEDT (UTC+11)
+    assert week.end == datetime(2026, 11, 8, 13, 0, tzinfo=UTC)  # complete 9 hours before the post
+    assert week.previous.zone == "Australia/Sydney" and week.previous.end == week.start
+    # A week with a clock change: London's ends an hour later in UTC than it begins (GMT vs BST).
+    october = Week(2026, 43, "Europe/London")
+    assert october.start == datetime(2026, 10, 18, 23, 0, tzinfo=UTC)
+    assert october.end == datetime(2026, 10, 26, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
@@ -80,3 +92,49 @@ def test_two_replicas_post_each_weeks_digest_once(
             assert len(fake.calls_to("chat.postMessage")) == 4
     finally:
         other.dispose()
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_failing_lead_backs_off_without_holding_up_the_others(
+    engine: Engine,
+    seeded: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with FakeSlack() as fake:
+        settings = {"weekday": "mon", "time": "09:00", "timezone": "UTC"}
+        schedule = DigestSchedule(
+            publisher(engine, tmp_path, LEADS, slack=web_client(fake.bot_token, fake.api_url), **settings),
+            DigestSettings(leads=LEADS, **settings),  # type: ignore[arg-type]
+        )
+        fake.fail("chat.postMessage", "not_in_channel")  # the first lead's post (hr-leads)
+        monday = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
+        assert asyncio.run(schedule.tick(monday)) == ["eng-leads"]
+        # A minute later hr-leads is not rebuilt and retried yet; five minutes later it is.
+        assert asyncio.run(schedule.tick(monday + timedelta(minutes=1))) == []
+        assert len(fake.calls_to("chat.postMessage")) == 2
+        assert asyncio.run(schedule.tick(monday + timedelta(minutes=5))) == ["hr-leads"]
+        channels = [c.params["channel"] for c in fake.calls_to("chat.postMessage")]
+        assert channels == ["C0HRLEADS", "C0ENGLEADS", "C0HRLEADS"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_failed_chart_upload_does_not_post_the_digest_again(
+    engine: Engine,
+    seeded: dict[str, Any],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with FakeSlack() as fake:
+        settings = {"weekday": "mon", "time": "09:00", "timezone": "UTC"}
+        leads = LEADS[:1]
+        schedule = DigestSchedule(
+            publisher(engine, tmp_path, leads, slack=web_client(fake.bot_token, fake.api_url), **settings),
+            DigestSettings(leads=leads, **settings),  # type: ignore[arg-type]
+        )
+        fake.fail("files.getUploadURLExternal", "missing_scope", times=5)
+        monday = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
+        assert asyncio.run(schedule.tick(monday)) == ["hr-leads"]  # the message went out: posted
+        assert fake.calls_to("files.getUploadURLExternal")  # the upload was tried, and refused
+        assert runs.posted_at(engine, Week(2026, 45), "hr-leads") is not None
+        fresh = DigestSchedule(schedule.publisher, schedule.settings)  # e.g. after a restart
+        assert asyncio.run(fresh.tick(monday + timedelta(hours=2))) == []
+        assert len(fake.calls_to("chat.postMessage")) == 1

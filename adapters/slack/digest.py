@@ -6,6 +6,7 @@ Questions, comments and titles are staff and document text: escaped like answers
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,6 +15,7 @@ from adapters.slack.render import SECTION_LIMIT, escape
 from eval.digest.build import Digest
 from eval.digest.facts import headline_facts
 
+logger = logging.getLogger(__name__)
 _TREND = {"better": " :small_green_triangle:", "worse": " :small_red_triangle_down:", "": ""}
 
 
@@ -36,7 +38,7 @@ def digest_blocks(digest: Digest) -> list[dict[str, Any]]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"{week.start:%a %d %b} to {week.days()[-1]:%a %d %b %Y} · {scope}",
+                    "text": f"{week.monday:%a %d %b} to {week.days()[-1]:%a %d %b %Y} · {scope}",
                 }
             ],
         },
@@ -56,15 +58,24 @@ def fallback_text(digest: Digest) -> str:
 
 
 async def post_digest(client: AsyncWebClient, channel: str, digest: Digest) -> str:
-    """Post the message, then the charts; returns the message's ts."""
+    """Post the message, then the charts; returns the message's ts.
+
+    Once the message is out the digest counts as posted: a failed chart upload (no
+    files:write, a network error) is logged, not raised, or the caller would release the
+    week and post the whole digest again on the next tick."""
     posted = await client.chat_postMessage(
         channel=channel, text=fallback_text(digest), blocks=digest_blocks(digest), unfurl_links=False
     )
     uploads = [{"file": str(c.path), "filename": c.path.name, "title": c.title} for c in digest.files.charts]
     if uploads:
-        await client.files_upload_v2(
-            channel=channel, file_uploads=uploads, initial_comment=f"Charts for {digest.numbers.week}"
-        )
+        try:
+            await client.files_upload_v2(
+                channel=channel, file_uploads=uploads, initial_comment=f"Charts for {digest.numbers.week}"
+            )
+        except Exception as error:
+            logger.warning(
+                "digest %s posted to %s, but its charts were not uploaded: %s", digest.week, channel, error
+            )
     return str(posted["ts"])
 
 

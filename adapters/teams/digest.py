@@ -35,7 +35,7 @@ def digest_card_body(digest: Digest, chart: Path | None = None) -> list[dict[str
     ]
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": digest.title, "size": "large", "weight": "bolder", "wrap": True},
-        paragraph(run(f"{week.start:%a %d %b} to {week.days()[-1]:%a %d %b %Y} · {scope}", isSubtle=True)),
+        paragraph(run(f"{week.monday:%a %d %b} to {week.days()[-1]:%a %d %b %Y} · {scope}", isSubtle=True)),
         {"type": "FactSet", "facts": facts},
     ]
     if chart is not None and chart.stat().st_size <= INLINE_CHART_LIMIT:

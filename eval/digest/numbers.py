@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import Engine, select
@@ -242,8 +243,9 @@ def _headline(rows: Iterable[_Row]) -> Headline:
 
 def _days(week: Week, rows: Iterable[_Row]) -> tuple[Day, ...]:
     by_day: dict[date, list[_Row]] = defaultdict(list)
+    zone = ZoneInfo(week.zone)  # the days of the lead's week, not of UTC
     for row in rows:
-        by_day[row.created_at.astimezone(UTC).date()].append(row)
+        by_day[row.created_at.astimezone(zone).date()].append(row)
     return tuple(
         Day(
             day,

@@ -39,7 +39,7 @@ def write_digest(
     charts = render_charts(numbers, folder)
     week = numbers.week
     last_day = week.days()[-1]
-    period = f"{week}: {week.start:%a %d %b} to {last_day:%a %d %b %Y} (UTC)"
+    period = f"{week}: {week.monday:%a %d %b} to {last_day:%a %d %b %Y} ({week.zone})"
     scope = "every channel" if numbers.scope == (EVERY_CHANNEL,) else "channels " + ", ".join(numbers.scope)
     html = _TEMPLATES.get_template("digest.html.j2").render(
         title=title,

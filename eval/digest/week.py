@@ -1,10 +1,12 @@
-"""ISO weeks ("2026-W47"): the digest's unit of time, Monday 00:00 to Monday 00:00 UTC."""
+"""ISO weeks ("2026-W47"): the digest's unit of time, Monday 00:00 to Monday 00:00 in the
+digest's time zone (digest.timezone), so a Sydney team's week is Sydney's week."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
@@ -17,9 +19,12 @@ class WeekError(ValueError):
 class Week:
     year: int
     number: int
+    # Where the week's days begin and end; not part of its identity ("2026-W47" is one
+    # digest, recorded under that name, whatever the zone).
+    zone: str = field(default="UTC", compare=False)
 
     @classmethod
-    def parse(cls, text: str) -> Week:
+    def parse(cls, text: str, zone: str = "UTC") -> Week:
         match = _WEEK.match(text.strip())
         if not match:
             raise WeekError(f"a week looks like 2026-W47 (ISO year and week), not {text!r}")
@@ -28,32 +33,42 @@ class Week:
             date.fromisocalendar(year, number, 1)
         except ValueError:
             raise WeekError(f"{year} has no ISO week {number}") from None
-        return cls(year, number)
+        return cls(year, number, zone)
 
     @classmethod
-    def of(cls, moment: datetime | date) -> Week:
+    def of(cls, moment: datetime | date, zone: str = "UTC") -> Week:
+        """The week holding `moment` (an aware datetime, seen in `zone`; or a day in `zone`)."""
+        if isinstance(moment, datetime):
+            moment = moment.astimezone(ZoneInfo(zone)).date()
         year, number, _ = moment.isocalendar()
-        return cls(year, number)
+        return cls(year, number, zone)
 
     @classmethod
-    def last_complete(cls, now: datetime | None = None) -> Week:
+    def last_complete(cls, now: datetime | None = None, zone: str = "UTC") -> Week:
         """The week before the current one: what a Monday-morning digest reports on."""
-        return cls.of((now or datetime.now(UTC)) - timedelta(days=7))
+        return cls.of((now or datetime.now(UTC)) - timedelta(days=7), zone)
+
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.number, 1)
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(date.fromisocalendar(self.year, self.number, 1), datetime.min.time(), UTC)
+        """Monday 00:00 in the week's zone, as a UTC time (what the log stores)."""
+        local = datetime.combine(self.monday, datetime.min.time(), ZoneInfo(self.zone))
+        return local.astimezone(UTC)
 
     @property
     def end(self) -> datetime:
-        return self.start + timedelta(days=7)
+        # The next Monday's midnight, not start + 7 days: a week with a clock change is 167 or 169 hours.
+        return Week.of(self.monday + timedelta(days=7), self.zone).start
 
     @property
     def previous(self) -> Week:
-        return Week.of(self.start - timedelta(days=7))
+        return Week.of(self.monday - timedelta(days=7), self.zone)
 
     def days(self) -> list[date]:
-        return [(self.start + timedelta(days=i)).date() for i in range(7)]
+        return [self.monday + timedelta(days=i) for i in range(7)]
 
     def __str__(self) -> str:
         return f"{self.year}-W{self.number:02d}"
