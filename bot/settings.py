@@ -101,9 +101,11 @@ class DigestTarget(BaseModel):
     channel: str = Field(
         min_length=1, description="Slack channel id, or Teams channel id (19:...@thread.tacv2)."
     )
+    # No default: the leads' channel reads the covered channels' questions and comments, so
+    # someone must decide which. "*" is every shared channel (direct messages stay out).
     covers: list[str] = Field(
-        default_factory=lambda: ["*"],
-        description="Channels whose questions the digest reports on; '*' for every channel.",
+        min_length=1,
+        description="Channels whose questions the digest reports on; '*' for every shared channel.",
     )
     team_id: str | None = Field(None, description="Teams: the team (group) id, for links to answers.")
     tenant_id: str | None = Field(

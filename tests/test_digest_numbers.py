@@ -210,6 +210,23 @@ def test_a_leads_digest_sees_only_its_channels(engine: Engine, seeded: dict[str,
     assert numbers.scope == ("C0ENG",)
 
 
+def test_every_channel_leaves_direct_messages_out_of_a_leads_digest(
+    engine: Engine, seeded: dict[str, Any]
+) -> None:
+    seed = Seed(engine)
+    for channel, platform in (("@dm", "slack"), ("@dm", "teams"), ("D0ABC", "slack"), ("D0ABC", "teams")):
+        seed.answer(
+            MONDAY + timedelta(hours=3), channel=channel, platform=platform, question=f"private {channel}"
+        )
+    everything = week_numbers(engine, WEEK, ["*"], catalogue())
+    shared = week_numbers(engine, WEEK, ["*"], catalogue(), private=("@dm",))
+    assert everything.headline.questions == 14  # the local digest of every channel has them all
+    # A Teams channel may be called D-anything; only Slack's D ids are direct messages.
+    assert shared.headline.questions == 11
+    explicit = week_numbers(engine, WEEK, ["@dm"], catalogue(), private=("@dm",))
+    assert explicit.headline.questions == 2  # a lead that lists the DM scope by name gets it
+
+
 def test_an_empty_week_has_no_numbers_to_divide(engine: Engine) -> None:
     numbers = week_numbers(engine, WEEK, ["*"], {})
     head = numbers.headline

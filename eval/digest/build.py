@@ -48,6 +48,7 @@ def build_digest(
     embed: Embed | None = None,
     link: LinkMaker | None = None,
     quality: QualityProvider | None = None,
+    private: Sequence[str] = (),
 ) -> Digest:
     numbers = week_numbers(
         engine,
@@ -59,6 +60,7 @@ def build_digest(
         embed=embed,
         gap_similarity=settings.gap_similarity,
         link=link,
+        private=private,
     )
     section = None
     if quality is not None:

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import AnswerMessage, Interaction, InteractionPassage, Vote
@@ -155,13 +155,15 @@ def week_numbers(
     embed: Embed | None = None,
     gap_similarity: float = 0.6,
     link: LinkMaker | None = None,
+    private: Collection[str] = (),
 ) -> WeekNumbers:
-    """Everything the digest shows for `week` in `channels` ("*": all), from the log alone
-    plus the current document catalogue (`documents`, doc_id -> its indexed version)."""
+    """Everything the digest shows for `week` in `channels` ("*": all but the `private`
+    ones), from the log alone plus the current document catalogue (`documents`, doc_id ->
+    its indexed version)."""
     scope = tuple(sorted(channels)) if EVERY_CHANNEL not in channels else (EVERY_CHANNEL,)
     with Session(engine) as session:
-        rows = _rows(session, week, scope)
-        previous = _headline(_rows(session, week.previous, scope).values())
+        rows = _rows(session, week, scope, tuple(private))
+        previous = _headline(_rows(session, week.previous, scope, tuple(private)).values())
         cited = _cited(session, list(rows))
         links = _links(session, list(rows), link) if link else {}
     catalogue = documents or {}
@@ -189,7 +191,7 @@ def week_numbers(
     )
 
 
-def _rows(session: Session, week: Week, scope: tuple[str, ...]) -> dict[str, _Row]:
+def _rows(session: Session, week: Week, scope: tuple[str, ...], private: tuple[str, ...]) -> dict[str, _Row]:
     query = select(
         Interaction.id,
         Interaction.created_at,
@@ -204,6 +206,13 @@ def _rows(session: Session, week: Week, scope: tuple[str, ...]) -> dict[str, _Ro
     ).where(Interaction.created_at >= week.start, Interaction.created_at < week.end)
     if scope != (EVERY_CHANNEL,):
         query = query.where(Interaction.channel.in_(scope))
+    elif private:
+        # Direct messages are the asker's own business: "*" means every shared channel.
+        # Slack records /ask in a DM under the DM's id (D...), mentions under the DM scope name.
+        query = query.where(
+            Interaction.channel.not_in(private),
+            ~and_(Interaction.platform == "slack", Interaction.channel.like("D%")),
+        )
     rows = {r[0]: _Row(*r) for r in session.execute(query.order_by(Interaction.created_at, Interaction.id))}
     votes = (
         select(Vote.interaction_id, Vote.value, Vote.comment)
