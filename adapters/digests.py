@@ -13,18 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import numpy as np
 from botbuilder.integration.aiohttp import CloudAdapter
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from adapters.slack import digest as slack_digest
 from adapters.teams import digest as teams_digest
 from adapters.teams.auth import BotAuthentication
 from bot.core import SupportBot
 from bot.settings import DigestSettings, DigestTarget, Settings
+from bot.store.database import read_only
+from bot.store.models import AnswerMessage, Interaction
 from eval.digest import DigestError, runs
 from eval.digest.build import ALL, Digest, QualityProvider, build_digest
 from eval.digest.numbers import EVERY_CHANNEL, LinkMaker
@@ -59,21 +61,39 @@ class Outcome:
     elsewhere: bool = False  # another instance has posted it already
 
 
-def answer_links(settings: DigestSettings) -> LinkMaker:
-    """Links from the digest to posted answers: Slack needs the workspace URL, Teams the team."""
-    teams = {t.channel: t for t in settings.leads if t.platform == "teams"}
+def answer_links(
+    settings: DigestSettings, engine: Engine, lead: DigestTarget | None = None, tenant: str | None = None
+) -> LinkMaker:
+    """Links from the digest to posted answers: Slack needs the workspace URL; Teams the
+    thread the answer is in (from the log), the tenant and, for the team, the `lead`."""
 
     def link(platform: str, channel: str, message_id: str) -> str | None:
         if platform == "slack" and settings.slack_workspace_url:
             base = settings.slack_workspace_url.rstrip("/")
             return f"{base}/archives/{channel}/p{message_id.replace('.', '')}"
         if platform == "teams":
-            url = f"https://teams.microsoft.com/l/message/{quote(channel, safe='')}/{quote(message_id, safe='')}"
-            target = teams.get(channel)
-            return url + (f"?groupId={quote(target.team_id)}" if target and target.team_id else "")
+            thread = _teams_thread(engine, channel, message_id)
+            team = lead.team_id if lead else None
+            return teams_digest.answer_link(channel, message_id, thread, tenant, team) if thread else None
         return None
 
     return link
+
+
+def _teams_thread(engine: Engine, channel: str, message_id: str) -> str | None:
+    """The thread (conversation id) a Teams answer message was posted in. Read-only: this runs
+    while the digest's own session is open, which on SQLite holds the write lock."""
+    query = (
+        select(Interaction.thread_id)
+        .join(AnswerMessage, AnswerMessage.interaction_id == Interaction.id)
+        .where(
+            AnswerMessage.platform == "teams",
+            AnswerMessage.channel == channel,
+            AnswerMessage.message_id == message_id,
+        )
+    )
+    with Session(read_only(engine)) as session:
+        return session.scalar(query)
 
 
 class DigestPublisher:
@@ -92,6 +112,10 @@ class DigestPublisher:
         self.documents, self.embed, self.quality = documents, embed, quality
         self.slack, self.teams = slack, teams
         self.out = settings.data_dir / "digests"
+        self.private_channels = (
+            settings.file.slack.dm_scope_channel,
+            settings.file.teams.personal_scope_channel,
+        )
 
     def targets(self, only: str | None = None) -> list[DigestTarget | None]:
         """The configured leads (or the one named); None stands for one digest of every channel."""
@@ -114,8 +138,10 @@ class DigestPublisher:
             self.digest_settings,
             out or self.out,
             embed=self.embed,
-            link=answer_links(self.digest_settings),
+            link=answer_links(self.digest_settings, self.engine, target, self._tenant(target)),
             quality=self.quality,
+            # A lead's "*" leaves out direct messages; the local all-channel digest does not.
+            private=self.private_channels if target else (),
         )
 
     async def post(self, digest: Digest, target: DigestTarget) -> str:
@@ -126,9 +152,7 @@ class DigestPublisher:
             return f"Slack {target.channel} (ts {ts})"
         if self.teams is None:
             raise DigestError(f"digest.leads {target.name}: Teams is not configured (MICROSOFT_APP_ID)")
-        tenant = target.tenant_id or (
-            next(iter(self.teams.tenants)) if len(self.teams.tenants) == 1 else None
-        )
+        tenant = self._tenant(target)
         if tenant is None:
             raise DigestError(f"digest.leads {target.name}: set tenant_id (the bot allows several tenants)")
         conversation = await teams_digest.post_digest(
@@ -140,6 +164,13 @@ class DigestPublisher:
             digest,
         )
         return f"Teams {target.channel} ({conversation})"
+
+    def _tenant(self, target: DigestTarget | None) -> str | None:
+        """The lead's Teams tenant, or the bot's only allowed one."""
+        if target is not None and target.tenant_id:
+            return target.tenant_id
+        tenants = self.teams.tenants if self.teams is not None else frozenset()
+        return next(iter(tenants)) if len(tenants) == 1 else None
 
     async def publish(self, week: Week, target: DigestTarget, force: bool = False) -> Outcome:
         """Claim the week, build (in a thread: charts and RAGAS are CPU work), post, record."""

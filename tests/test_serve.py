@@ -68,7 +68,7 @@ def with_digest(
     today = WEEKDAYS[datetime.now(UTC).weekday()]
     leads = [
         {"name": "hr-leads", "platform": "slack", "channel": "C0LEADS", "covers": ["C0HR", "C0ENG"]},
-        {"name": "eng-leads", "platform": "teams", "channel": "19:leads@thread.tacv2"},
+        {"name": "eng-leads", "platform": "teams", "channel": "19:leads@thread.tacv2", "covers": ["*"]},
     ][: 1 if slack_only else 2]
     digest = {"leads": leads, "weekday": today, "time": "00:00", "teams_service_url": service_url}
     config = tmp_path / "with-digest.yaml"

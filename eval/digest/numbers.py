@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import Engine, and_, select
 from sqlalchemy.orm import Session
 
+from bot.store.database import read_only
 from bot.store.models import AnswerMessage, Interaction, InteractionPassage, Vote
 from eval.digest.gaps import Gap, find_gaps
 from eval.digest.week import Week
@@ -161,16 +162,16 @@ def week_numbers(
     ones), from the log alone plus the current document catalogue (`documents`, doc_id ->
     its indexed version)."""
     scope = tuple(sorted(channels)) if EVERY_CHANNEL not in channels else (EVERY_CHANNEL,)
-    with Session(engine) as session:
+    with Session(read_only(engine)) as session:  # on SQLite, no write lock held while reading
         rows = _rows(session, week, scope, tuple(private))
         previous = _headline(_rows(session, week.previous, scope, tuple(private)).values())
         cited = _cited(session, list(rows))
-        links = _links(session, list(rows), link) if link else {}
+        worst_rows = sorted(
+            (r for r in rows.values() if r.net_down), key=lambda r: (r.ups - r.downs, r.created_at)
+        )[:worst]
+        links = _links(session, [r.id for r in worst_rows], link) if link else {}  # only those shown
     catalogue = documents or {}
     uses = _document_uses(rows, cited, catalogue)
-    worst_rows = sorted(
-        (r for r in rows.values() if r.net_down), key=lambda r: (r.ups - r.downs, r.created_at)
-    )
     gaps_from = [
         (r.question, "abstained" if r.abstained else "thumbs-down", r.channel)
         for r in rows.values()
@@ -183,7 +184,7 @@ def week_numbers(
         previous=previous,
         days=_days(week, rows.values()),
         latencies_ms=tuple(r.latency_ms for r in rows.values() if r.kind != "failed"),
-        worst=tuple(_rated(r, links.get(r.id)) for r in worst_rows[:worst]),
+        worst=tuple(_rated(r, links.get(r.id)) for r in worst_rows),
         gaps=tuple(find_gaps(gaps_from, embed, gap_similarity)),
         documents=tuple(uses),
         stale=tuple(d for d in uses if _is_stale(d, week, stale_after_days)),
