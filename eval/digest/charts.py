@@ -2,6 +2,10 @@
 
 Figures are built with the object API on an Agg canvas, never pyplot: `serve` renders the
 digest in a worker thread, and pyplot's global state is neither thread-safe nor needed.
+
+Text that comes from users (document titles; questions, should a chart ever show them) goes
+through `_plain` first: matplotlib reads the text between two `$` as mathtext, so "Costs $5
+to $10" would render as a formula and "$\\frac$" would make `savefig` raise.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ def _documents(axes, numbers: WeekNumbers) -> None:  # type: ignore[no-untyped-d
     if not top:
         _empty(axes, "no citations this week")
         return
-    labels = [_short(d.title or d.doc_id) for d in top]
+    labels = [_plain(_short(d.title or d.doc_id)) for d in top]
     axes.barh(labels, [d.cited - d.in_down for d in top], color=NEUTRAL, label="cited")
     axes.barh(
         labels,
@@ -122,3 +126,13 @@ def _empty(axes, text: str) -> None:  # type: ignore[no-untyped-def]
 
 def _short(text: str, limit: int = 32) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(text: str) -> str:
+    """User text as a literal label: every `$` escaped, so no mathtext is parsed.
+
+    With no unescaped `$` left, matplotlib treats the text as plain and turns each `\\$` back
+    into `$`; a `\\$` the user typed comes out as typed. Apply after `_short`, so a cut never
+    separates a backslash from its `$`.
+    """
+    return text.replace("$", r"\$")
