@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from eval.finetune.scrub import SCRUBBER_VERSION, Scrubber, ScrubResult
+from eval.finetune.scrub._names import _NAMELIKE_WORDS
 
-NAMES = ("Alice Example", "Will Smith", "José Álvarez-Núñez", "priya")
+# Grant Holiday: both parts are ordinary words, scrubbed alone only where capitalised as a name.
+NAMES = ("Alice Example", "Will Smith", "José Álvarez-Núñez", "priya", "Grant Holiday")
 SCRUBBER = Scrubber(names=NAMES)
 POLICIES = Path(__file__).resolve().parent.parent / "samples" / "policies"
 
@@ -330,6 +332,23 @@ NAME = [
     ("name-not-going", "I'm Going to lunch. I'm Back. Sorry, I'm Late!", None),
     ("name-my-name-s", "My name's Ola Nordmann.", "My name's [NAME]."),
     ("name-this-is-common-name", "I'm Will Grant from IT", "I'm [NAME] from IT"),
+    # Grant Holiday: a full name always goes; an ordinary word alone only as a name.
+    ("name-common-full", "Grant Holiday asked about carry-over.", "[NAME] asked about carry-over."),
+    ("name-common-full-any-case", "ping grant\n  HOLIDAY today", "ping [NAME] today"),
+    ("name-common-first-alone", "ask Grant about it", "ask [NAME] about it"),
+    (
+        "name-common-greeting",
+        "Hi Grant, can Holiday sign it? Thanks Grant!",
+        "Hi [NAME], can [NAME] sign it? Thanks [NAME]!",
+    ),
+    ("name-common-honorific", "Mr. Holiday approved it.", "Mr. [NAME] approved it."),
+    ("name-common-new-line-after", "please ask Grant\nThanks", "please ask [NAME]\nThanks"),
+    ("name-not-common-sentence-start", "Holiday entitlement is 25 days. Grant requests go to HR.", None),
+    ("name-not-common-lowercase", "the grant was approved for holiday cover", None),
+    ("name-not-common-line-start", "- Holiday: 25 days\n2. Grant funding: see Finance", None),
+    ("name-not-common-title", "See the Holiday Pay Policy and the Annual Holiday rules.", None),
+    ("name-not-common-title-first", "The Grant Application Form is due. Funeral Grant \nof $500.", None),
+    ("name-not-common-joined", "Holiday-pay and the Grant-funded posts of the Grant 2025 round", None),
 ]
 
 MIXED = [
@@ -446,11 +465,33 @@ def test_names_given_to_the_constructor() -> None:
     assert Scrubber(names=["Zoë O'Brien"])("zoë o'brien and O'Brien, not o'brien") == (
         "[NAME] and [NAME], not o'brien"
     )
-    # Common words and short parts are never matched alone.
+    # Months and short parts are never matched alone; an ordinary word only as a name.
     scrubber = Scrubber(names=["May Li", "Grant"])
     assert (
         scrubber("May Li may grant it in May. Grant it, Li.") == "[NAME] may grant it in May. Grant it, Li."
     )
+    assert scrubber("Thanks, Grant.") == "Thanks, [NAME]."
+    # First and last name together, without the middle one.
+    assert Scrubber(names=["Rose Anne Page"])("rose page wrote to Anne") == "[NAME] wrote to [NAME]"
+
+
+# Askers whose every name part is an ordinary English word.
+ORDINARY_NAMES = (
+    "Grant Holiday", "Will May", "Mark Long", "Rose Page", "Bill Young", "Amber Hunt", "Grace Bell",
+    "Frank Price", "Holly Green", "Ray Power", "Dean Hall", "Jack Major", "Faith Law", "Summer Field",
+)  # fmt: skip
+
+
+def test_ordinary_words_in_names_are_in_the_word_list() -> None:
+    for part in {p.lower() for name in ORDINARY_NAMES for p in name.split()}:
+        assert part in _NAMELIKE_WORDS, part
+    assert all(w.isalpha() and w == w.lower() for w in _NAMELIKE_WORDS) and len(_NAMELIKE_WORDS) > 200
+
+
+@pytest.mark.parametrize("path", sorted(POLICIES.glob("*")), ids=lambda p: p.name)
+def test_askers_named_like_words_leave_policies_alone(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert Scrubber(names=ORDINARY_NAMES).scrub(text) == ScrubResult(text, {})
 
 
 def test_many_names_stay_fast() -> None:

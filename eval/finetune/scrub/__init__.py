@@ -108,12 +108,21 @@ Decisions:
   "version 1.2.3.4") or when every part is below 30 and the first is not 10 or 127 (a
   clause number such as "4.2.1.4", or a public resolver such as 8.8.8.8; neither is
   personal data). IPv6 candidates must parse with the ipaddress module.
-- Names: a given multi-word name is matched as a whole, case-insensitively, across
-  whitespace; each part of 3+ characters that is not a common word ("Will", "May",
-  "Grant", "Rose", "Green", "Baker") is also matched alone, but only when capitalised in
-  the text ("Alice", not "alice in wonderland"). A given single-word name of 3+
-  characters that is not a common word is matched in any case (a handle like "priya").
-  Shorter or common single words are never matched alone.
+- Names: a given multi-word name is matched as a whole (and as first + last name),
+  case-insensitively, across whitespace. Each part of 3+ characters is also matched
+  alone, but only when capitalised in the text ("Alice", not "alice in wonderland"). A
+  part that is also an ordinary English word ("Grant", "Holiday", "Rose", "Will", "Page";
+  the list is the data file namelike_words.txt) needs more: the capital must be the
+  text's own doing, so not at the start of a sentence or line, not joined by a hyphen or
+  slash ("Long-term"), not in a run of capitalised words or before a number ("the Holiday
+  Pay Policy", "Governing Law", "Page 3"). For an asker "Grant Holiday": "Grant Holiday
+  asked" and "ask Grant about it" are scrubbed, "Holiday entitlement is 25 days" and
+  "the grant was approved" are not. Known costs: a capitalised ordinary word mid-sentence
+  is scrubbed ("the Bill of Rights" for a Bill), and an ordinary-word part alone at the
+  start of a sentence stays ("Holiday said yes"). A given single-word name of 3+
+  characters that is not an ordinary word is matched in any case (a handle like "priya");
+  an ordinary one is treated like a part. Shorter words, function and policy words and
+  months that are names ("May", "June") are never matched alone.
 - Self-introductions ("my name is", "my name's", "I'm", "I am", "this is") take up to
   three capitalised words and stop at the first function, date or policy word, so "This
   is Data Protection Officer guidance", "I'm HR Business Partner" and "I'm Not sure"
@@ -203,7 +212,9 @@ from eval.finetune.scrub._secrets import (
     _key_value,
 )
 
-SCRUBBER_VERSION = "1"
+# Recorded in each export's manifest. 2: parts of names that are ordinary words are
+# scrubbed alone only where the text capitalises them as names.
+SCRUBBER_VERSION = "2"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-SCRUBBER_VERSION = "1"
-
 _NO_PATTERNS: Mapping[str, str] = MappingProxyType({})
 
 # -- placeholders held as private-use characters while rules run ----------------------

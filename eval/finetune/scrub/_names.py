@@ -5,24 +5,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from eval.finetune.scrub._marks import _NAME
 
-# Names that are ordinary words too: never scrubbed alone (only inside a full given
-# name), and not looked for elsewhere after a self-introduction. They can be part of a
-# self-introduced name ("I'm Will Grant from IT").
+# Ordinary English words that are names too ("Grant", "Holiday", "Rose"), from a data file
+# curated apart. Alone, a part of a given name on this list is scrubbed only where the text
+# shows it is a name (see `_NameIndex`), and a self-introduced name on it is not looked for
+# elsewhere in the text; inside a self-introduction it counts ("I'm Will Grant from IT").
 _NAMELIKE_WORDS = frozenset(
-    """
-    will may june april august mark bill grant rose lily iris hope faith joy grace dawn
-    summer autumn winter spring amber ruby pearl jade crystal holly ivy daisy violet rich
-    frank earl duke king prince bishop chase drew art pat sue rob max ray guy jack hunter
-    mason cook baker white black green brown gray grey young long short hall wood woods
-    field fields hill lane street park north south east west price bell love best little
-    page case cash sharp strong ward ford house power major rice rivers stone banks bank
-    church glass hart hunt marsh moss post pope reed sage sterling swift wells wise worth
-    law lord judge miles norman sky storm sunny honey penny dollar euro day
-    """.split()
+    word
+    for line in Path(__file__).with_name("namelike_words.txt").read_text(encoding="utf-8").splitlines()
+    for word in line.partition("#")[0].split()
 )
+# Months that are names too: English capitalises them anyway, so a capital says nothing
+# ("in May"), and they are never scrubbed alone. (The other months are in _NOT_NAME_WORDS.)
+_CAPITALISED_ANYWAY = frozenset({"april", "may", "june", "august"})
 
 # Words that are not names: function words, greetings, dates, states and the
 # capitalised words of policy text. A self-introduction stops at the first of them
@@ -106,34 +104,92 @@ def _trie_regex(words: Iterable[str]) -> str:
     return build(trie)
 
 
+# What can stand between the start of a line and its first word: a bullet, a list number,
+# a heading or quote mark, opening quotes and brackets, emphasis.
+_LINE_OPENING = re.compile(r"[ \t]*(?:(?:[-*•>#]+|\d{1,3}[.)])[ \t]+)?[\"'“‘(\[*_ \t]*")
+_SENTENCE_END = ".!?:…"
+_OPENERS = " \t\"'“‘([*_"
+_LAST_WORD = re.compile(r"[^\W\d_][\w'’]*\Z")
+# A neighbouring word: across spaces and at most one line break, since extracted PDF
+# text breaks lines inside headings ("Funeral Grant \nof $500", "Page\n1").
+_GAP = r"(?=\s)[ \t\r]*\n?[ \t]*"
+_WORD_AFTER = re.compile(rf"{_GAP}(\d|[^\W\d_][\w'’]*)")
+_WORD_BEFORE = re.compile(rf"([^\W\d_][\w'’]*){_GAP}\Z")
+# Joined to its neighbour into one token: "Long-term", "Holiday-pay", ".../Page/...".
+_GLUE = "-‐/\\_"
+_HONORIFICS = frozenset({"mr", "mrs", "ms", "mx", "miss", "dr", "prof", "sir", "dame"})
+# Words that open sentences around names: greetings, sign-offs, verbs of contact and
+# function words. Capitalised at a sentence start they make no title with the next word
+# ("Hi Grant", "Ask Grant", "Can Grant approve?"), and on the next line they start a new
+# thought ("ask Grant\nThanks"), unlike the first word of a title ("Governing Law").
+_SENTENCE_OPENERS = frozenset(
+    """
+    hi hello hey dear thanks thank cheers regards please sorry ok okay welcome congrats
+    congratulations morning afternoon evening ask tell call email mail ping message
+    contact cc bcc meet a an the and but or so if when where what who why how which can
+    could would should will may might do does did is are was were has have had we you he
+    she they it this that these those my our your their also just then yes no
+    """.split()
+)
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether text[start:] begins a line (after any bullet, number, heading mark or
+    opening quote) or a sentence (after . ! ? : …); "Mr. Page" begins none."""
+    # Only the 64 characters before are looked at: a long line full of names stays linear.
+    window = max(0, start - 64)
+    line_start = text.rfind("\n", window, start) + 1 or (0 if window == 0 else -1)
+    if line_start >= 0 and _LINE_OPENING.fullmatch(text, line_start, start):
+        return True
+    before = text[max(line_start, window) : start].rstrip(_OPENERS)
+    if not before or before[-1] not in _SENTENCE_END:
+        return False
+    word = _LAST_WORD.search(before[:-1])
+    return word is None or word.group().lower() not in _HONORIFICS
+
+
 @dataclass(frozen=True)
 class _NameIndex:
-    """The given names: full names and unambiguous single words match in any case,
-    parts of names only when capitalised."""
+    """The given names. A full name (all its parts, or the first and last) matches in any
+    case, and so does a single-word name that is no English word (a handle like "priya").
+    Alone, a part of a name matches only when capitalised: "Priya" anywhere, but an
+    ordinary word ("Grant", "Holiday") only where the capital is the text's own doing,
+    so not at the start of a sentence or line ("Holiday entitlement is..."), not joined
+    to a word by a hyphen ("Long-term"), not in a run of capitalised words ("the Holiday
+    Pay Policy", "Annual Holiday") and not before a number ("Page 3"): "ask Grant about
+    it" is scrubbed."""
 
     pattern: re.Pattern[str] | None
     any_case: frozenset[str]
     capitalised: frozenset[str]
+    ordinary: frozenset[str]
 
     @classmethod
     def build(cls, names: Iterable[str]) -> _NameIndex:
         any_case: set[str] = set()
         capitalised: set[str] = set()
+        ordinary: set[str] = set()
         for raw in names:
             name = " ".join(raw.split()).lower()
             parts = name.split(" ")
             if len(parts) > 1:
-                any_case.add(name)
-                capitalised.update(_usable_part(p) for p in parts)
+                any_case.update((name, f"{parts[0]} {parts[-1]}"))
+                singles = parts
             else:
-                any_case.add(_usable_part(name))
-        any_case.discard("")
-        capitalised.discard("")
-        words = any_case | capitalised
+                singles = []
+                part = _usable_part(name)
+                (ordinary if part in _NAMELIKE_WORDS else any_case).add(part)
+            for part in map(_usable_part, singles):
+                (ordinary if part in _NAMELIKE_WORDS else capitalised).add(part)
+        for tier in (any_case, capitalised, ordinary):
+            tier.discard("")
+        capitalised -= any_case
+        ordinary -= any_case | capitalised
+        words = any_case | capitalised | ordinary
         if not words:
-            return cls(None, frozenset(), frozenset())
+            return cls(None, frozenset(), frozenset(), frozenset())
         pattern = re.compile(rf"(?<!\w)(?:{_trie_regex(words)})(?!\w)", re.IGNORECASE)
-        return cls(pattern, frozenset(any_case), frozenset(capitalised - any_case))
+        return cls(pattern, frozenset(any_case), frozenset(capitalised), frozenset(ordinary))
 
     def sub(self, text: str) -> str:
         if self.pattern is None:
@@ -143,13 +199,57 @@ class _NameIndex:
     def _replace(self, m: re.Match[str]) -> str:
         found = m.group()
         key = " ".join(found.split()).lower()
-        if key in self.any_case or (key in self.capitalised and found[0].isupper()):
+        if key in self.any_case:
+            return _NAME
+        if not found[0].isupper():
+            return found
+        if key in self.capitalised:
+            return _NAME
+        if key in self.ordinary and self._named_here(m.string, m.start(), m.end()):
             return _NAME
         return found
 
+    def _named_here(self, text: str, start: int, end: int) -> bool:
+        """Whether a capitalised ordinary word at text[start:end] is a name (see the class)."""
+        if _starts_sentence(text, start):
+            return False
+        if (start > 0 and text[start - 1] in _GLUE) or (end < len(text) and text[end] in _GLUE):
+            return False
+        after = _WORD_AFTER.match(text, end)
+        if after is not None and self._leads_on(after):
+            return False
+        before = _WORD_BEFORE.search(text[max(0, start - 64) : start])
+        if before is None or not self._titled(before.group(1)):
+            return True
+        # A title ("Governing Law", "the Annual Holiday"), unless the word before is
+        # capitalised only for starting the sentence ("Hi Grant").
+        opener = before.group(1).lower() in _SENTENCE_OPENERS
+        return opener and _starts_sentence(text, start - len(before.group()))
+
+    def _leads_on(self, after: re.Match[str]) -> bool:
+        """Whether the next word makes a title or a label of this one ("Holiday Pay", "Page
+        3"): not across a line end when it opens a new thought ("ask Grant\nThanks")."""
+        word = after.group(1)
+        if "\n" in after.group() and word.lower() in _SENTENCE_OPENERS:
+            return False
+        return word.isdigit() or self._titled(word)
+
+    def _titled(self, word: str) -> bool:
+        """A capitalised word that is not part of a given name, an honorific or "I"."""
+        lower = word.lower()
+        return (
+            word[0].isupper()
+            and word != "I"
+            and lower not in _HONORIFICS
+            and lower not in self.capitalised
+            and lower not in self.ordinary
+        )
+
 
 def _usable_part(part: str) -> str:
+    """`part` if it can stand for a name alone: three characters or more, and not a
+    function, date or policy word or a month."""
     part = part.strip(".,;:()\"'")
-    if len(part) < 3 or part in _COMMON_WORDS or not any(c.isalpha() for c in part):
+    if len(part) < 3 or part in _NOT_NAME_WORDS or part in _CAPITALISED_ANYWAY:
         return ""
-    return part
+    return part if any(c.isalpha() for c in part) else ""
