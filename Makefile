@@ -40,8 +40,16 @@ weaviate:
 DATA_DIR := $(or $(SUPPORTBOT_DATA_DIR),data)
 SAMPLES_STAMP := $(DATA_DIR)/.samples-ingested
 
-$(SAMPLES_STAMP): $(wildcard samples/policies/*) $(CONFIG) | setup
+POLICY_QA := $(wildcard $(SHARED)/data/policy-qa/*/*.pdf)
+
+# The small sample policies, then (where ../shared has them) the eight policy-qa PDFs, each
+# for the access group its folder starts with: what the shipped golden set asks about.
+$(SAMPLES_STAMP): $(wildcard samples/policies/*) $(POLICY_QA) $(CONFIG) | setup
 	$(PY) app.py --config $(CONFIG) --data-dir $(DATA_DIR) ingest samples/policies
+	@for pdf in $(POLICY_QA); do \
+	  group=$$(basename $$(dirname $$pdf) | cut -d_ -f1 | tr A-Z a-z); \
+	  $(PY) app.py --config $(CONFIG) --data-dir $(DATA_DIR) ingest "$$pdf" --audience $$group || exit 1; \
+	done
 	touch $@
 
 run: setup $(SAMPLES_STAMP)
