@@ -55,7 +55,7 @@ def cmd_digest(publisher: DigestPublisher, args: argparse.Namespace) -> int:
     for target in targets:
         if args.post and target is not None:
             try:
-                outcome = asyncio.run(publisher.publish(week, target, args.force))
+                outcome = asyncio.run(publisher.publish(week, target, args.force, args.out))
             except Exception as error:  # the next target still gets its digest
                 terminal.error(f"{target.name}: posting failed: {error}")
                 failed = True

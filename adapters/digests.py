@@ -172,7 +172,9 @@ class DigestPublisher:
         tenants = self.teams.tenants if self.teams is not None else frozenset()
         return next(iter(tenants)) if len(tenants) == 1 else None
 
-    async def publish(self, week: Week, target: DigestTarget, force: bool = False) -> Outcome:
+    async def publish(
+        self, week: Week, target: DigestTarget, force: bool = False, out: Path | None = None
+    ) -> Outcome:
         """Claim the week, build (in a thread: charts and RAGAS are CPU work), post, record."""
         claimed = await asyncio.to_thread(runs.claim, self.engine, week, target.name)
         if not claimed and not force:
@@ -180,7 +182,7 @@ class DigestPublisher:
             detail = f"already posted {when:%Y-%m-%d %H:%M} UTC" if when else "another instance is posting it"
             return Outcome(target.name, week, False, detail, elsewhere=when is not None)
         try:
-            digest = await asyncio.to_thread(self.build, week, target)
+            digest = await asyncio.to_thread(self.build, week, target, out)
             where = await self.post(digest, target)
         except BaseException:  # also cancelled (serve stopping): the week may be claimed again
             if claimed:  # a forced post must not drop the claim of the replica that holds it

@@ -76,5 +76,7 @@ def test_a_failed_post_can_be_retried(
         raise AssertionError("the post should have failed")
     except Exception as error:
         assert "not_in_channel" in str(error)
-    outcome = asyncio.run(digests.publish(WEEK, target))  # the claim was given back
+    elsewhere = tmp_path / "pages"  # digest --post --out DIR: the pages go there
+    outcome = asyncio.run(digests.publish(WEEK, target, out=elsewhere))  # the claim was given back
     assert outcome.posted and len(fake.calls_to("chat.postMessage")) == 2
+    assert (elsewhere / "2026-W45" / "hr-leads" / "index.html").is_file()
