@@ -58,6 +58,7 @@ class DigestSchedule:
 
     async def tick(self, now: datetime) -> list[str]:
         """Post whatever is due; returns the targets posted by this process."""
+        await self.publisher.record_pending()  # a posted digest the database missed, first
         week = due_week(self.settings, now)
         if week is None:
             return []
@@ -71,7 +72,7 @@ class DigestSchedule:
                 outcome = await self.publisher.publish(week, target)
             except Exception:
                 # Each retry rebuilds the digest (and its RAGAS scores): back off, 5 min doubling to 4 h.
-                wait = min(RETRY_FIRST * 2**failures, RETRY_MAX)
+                wait = min(RETRY_FIRST * 2 ** min(failures, 8), RETRY_MAX)  # no overflow after days
                 self._failing[key] = (failures + 1, now + wait)
                 logger.exception("digest %s for %s failed; retrying in %s", week, target.name, wait)
                 continue

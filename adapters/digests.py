@@ -112,6 +112,8 @@ class DigestPublisher:
         self.documents, self.embed, self.quality = documents, embed, quality
         self.slack, self.teams = slack, teams
         self.out = settings.data_dir / "digests"
+        self._pending: dict[tuple[Week, str], dict[str, Any]] = {}  # posted, not yet recorded
+        self.claim_refresh_s = runs.RETRY_AFTER.total_seconds() / 6
         self.private_channels = (
             settings.file.slack.dm_scope_channel,
             settings.file.teams.personal_scope_channel,
@@ -176,11 +178,13 @@ class DigestPublisher:
         self, week: Week, target: DigestTarget, force: bool = False, out: Path | None = None
     ) -> Outcome:
         """Claim the week, build (in a thread: charts and RAGAS are CPU work), post, record."""
+        await self.record_pending()
         claimed = await asyncio.to_thread(runs.claim, self.engine, week, target.name)
         if not claimed and not force:
             when = await asyncio.to_thread(runs.posted_at, self.engine, week, target.name)
             detail = f"already posted {when:%Y-%m-%d %H:%M} UTC" if when else "another instance is posting it"
             return Outcome(target.name, week, False, detail, elsewhere=when is not None)
+        heartbeat = asyncio.create_task(self._keep_claim(week, target)) if claimed else None
         try:
             digest = await asyncio.to_thread(self.build, week, target, out)
             where = await self.post(digest, target)
@@ -188,25 +192,40 @@ class DigestPublisher:
             if claimed:  # a forced post must not drop the claim of the replica that holds it
                 await asyncio.shield(asyncio.to_thread(runs.release, self.engine, week, target.name))
             raise
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
         # Posted: from here on the claim is never released, or the week would go out twice.
-        await self._record(week, target, digest)
+        self._pending[(week, target.name)] = digest.summary
+        await self.record_pending()
         logger.info("digest %s for %s posted to %s", week, target.name, where)
         return Outcome(target.name, week, True, where, digest)
 
-    async def _record(self, week: Week, target: DigestTarget, digest: Digest) -> None:
-        for attempt in range(RECORD_ATTEMPTS):
+    async def _keep_claim(self, week: Week, target: DigestTarget) -> None:
+        """While a digest builds (RAGAS with a slow judge can take long), renew the claim well
+        before it would expire, so no other replica takes it over and posts the week too."""
+        while True:
+            await asyncio.sleep(self.claim_refresh_s)
             try:
-                await asyncio.to_thread(runs.record, self.engine, week, target.name, digest.summary, True)
-                return
+                await asyncio.to_thread(runs.keep_claim, self.engine, week, target.name)
             except Exception:
-                if attempt == RECORD_ATTEMPTS - 1:
-                    # The claim stays (unposted) until it expires; this process remembers the
-                    # week as done, and next week's deltas will be missing.
-                    logger.exception(
-                        "digest %s for %s was posted but could not be recorded", week, target.name
-                    )
-                    return
-                await asyncio.sleep(RECORD_BACKOFF_S * 2**attempt)
+                logger.warning("could not renew the claim on digest %s for %s", week, target.name)
+
+    async def record_pending(self) -> None:
+        """Record posted digests as posted. Retried here and at every later publish (each
+        scheduler tick) until the database takes it: an unrecorded claim would expire and
+        the week would be posted again."""
+        for (week, name), summary in list(self._pending.items()):
+            for attempt in range(RECORD_ATTEMPTS):
+                try:
+                    await asyncio.to_thread(runs.record, self.engine, week, name, summary, True)
+                    del self._pending[(week, name)]
+                    break
+                except Exception:
+                    if attempt == RECORD_ATTEMPTS - 1:
+                        logger.exception("digest %s for %s was posted but is not recorded yet", week, name)
+                    else:
+                        await asyncio.sleep(RECORD_BACKOFF_S * 2**attempt)
 
 
 def make_publisher(

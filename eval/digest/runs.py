@@ -60,6 +60,18 @@ def record(engine: Engine, week: Week, target: str, summary: dict[str, Any], pos
             run.posted_at = datetime.now(UTC)
 
 
+def keep_claim(engine: Engine, week: Week, target: str) -> bool:
+    """Renew this process's unposted claim (a long build must not look like a dead owner)."""
+    with Session(engine) as session, session.begin():
+        kept = session.execute(
+            update(DigestRun)
+            .where(DigestRun.week == str(week), DigestRun.target == target)
+            .where(DigestRun.claimed_by == whoami(), DigestRun.posted_at.is_(None))
+            .values(claimed_at=datetime.now(UTC))
+        )
+        return cast(CursorResult[Any], kept).rowcount == 1
+
+
 def posted_at(engine: Engine, week: Week, target: str) -> datetime | None:
     with Session(engine) as session:
         run = session.get(DigestRun, (str(week), target))
