@@ -214,17 +214,20 @@ def test_every_channel_leaves_direct_messages_out_of_a_leads_digest(
     engine: Engine, seeded: dict[str, Any]
 ) -> None:
     seed = Seed(engine)
-    for channel, platform in (("@dm", "slack"), ("@dm", "teams"), ("D0ABC", "slack"), ("D0ABC", "teams")):
+    private = [("@dm", "slack"), ("@dm", "teams"), ("D0ABC", "slack"), ("19:chat@thread.v2", "teams")]
+    shared = [("D0ABC", "teams"), ("19:general@thread.tacv2", "teams")]  # Teams channels, whatever the name
+    for channel, platform in private + shared:
         seed.answer(
-            MONDAY + timedelta(hours=3), channel=channel, platform=platform, question=f"private {channel}"
+            MONDAY + timedelta(hours=3), channel=channel, platform=platform, question=f"about {channel}"
         )
     everything = week_numbers(engine, WEEK, ["*"], catalogue())
-    shared = week_numbers(engine, WEEK, ["*"], catalogue(), private=("@dm",))
-    assert everything.headline.questions == 14  # the local digest of every channel has them all
-    # A Teams channel may be called D-anything; only Slack's D ids are direct messages.
-    assert shared.headline.questions == 11
+    assert everything.headline.questions == 16  # the local digest of every channel has them all
+    lead = week_numbers(engine, WEEK, ["*"], catalogue(), private=("@dm",))
+    assert lead.headline.questions == 12  # the seeded 10 and the two Teams channels
+    named = week_numbers(engine, WEEK, ["*", "@dm"], catalogue(), private=("@dm",))
+    assert named.headline.questions == 16  # a lead that names the DM scope gets them too
     explicit = week_numbers(engine, WEEK, ["@dm"], catalogue(), private=("@dm",))
-    assert explicit.headline.questions == 2  # a lead that lists the DM scope by name gets it
+    assert explicit.headline.questions == 2
 
 
 def test_an_empty_week_has_no_numbers_to_divide(engine: Engine) -> None:

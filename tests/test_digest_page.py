@@ -42,7 +42,10 @@ def test_the_digest_page_renders_with_its_charts(
         catalogue(),
         DigestSettings(),
         tmp_path,
-        quality=lambda week, scope: ({"golden set": {"id_based_context_recall": 0.8}}, ["sampled 0 answers"]),
+        quality=lambda week, scope, private: (
+            {"golden set": {"id_based_context_recall": 0.8}},
+            ["sampled 0 answers"],
+        ),
     )
     files = digest.files
     assert files.folder == tmp_path / "2026-W45" / "all"

@@ -258,11 +258,16 @@ def test_the_digest_scores_the_golden_set_and_a_judged_sample_of_the_week(
     assert scores[GOLDEN_SET]["recall_at_k"] == 0.0  # the parental-leave policy is not indexed
     assert scores[WEEK_SAMPLE]["faithfulness"] == 1.0
 
+    # A DM this week: in a "*" lead's sample only when the lead names the DM scope.
+    bot.log.record(make_record(channel="@dm", created_at=(WEEK.start + timedelta(hours=5)).isoformat()))
+    assert len(week_sample(bot, WEEK, ["*"], 9, private=["@dm"])) == 3
+    assert len(week_sample(bot, WEEK, ["*", "@dm"], 9, private=["@dm"])) == 4
+
     scores, notes = provider(WEEK, ["C0NOBODY"])
     assert scores == {} and "no golden question is asked from these channels" in notes
     # Neither the golden questions nor the judging wrote to the log: the five seeded rows only.
     with Session(bot.log.engine) as session:
-        assert session.scalar(select(func.count()).select_from(Interaction)) == 5
+        assert session.scalar(select(func.count()).select_from(Interaction)) == 6
 
 
 def test_the_digest_scores_without_a_judge_and_survives_a_refused_one(

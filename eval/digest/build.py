@@ -18,8 +18,11 @@ from eval.digest.week import Week
 from knowledge.types import DocumentInfo
 
 ALL = "all"  # the target name of a digest over every channel (no leads configured)
-# (week, channels covered) -> ({set: {metric: score}}, notes): the RAGAS section's scores.
-QualityProvider = Callable[[Week, Sequence[str]], tuple[dict[str, dict[str, float]], list[str]]]
+# (week, channels covered, private scopes) -> ({set: {metric: score}}, notes): the RAGAS
+# section's scores, over the same conversations as the rest of the digest (numbers.in_scope).
+QualityProvider = Callable[
+    [Week, Sequence[str], Sequence[str]], tuple[dict[str, dict[str, float]], list[str]]
+]
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def build_digest(
     )
     section = None
     if quality is not None:
-        scores, notes = quality(week, numbers.scope)
+        scores, notes = quality(week, covers or (EVERY_CHANNEL,), private)
         section = quality_section(scores, previous_quality(engine, week, target), notes)
     title = f"Support bot weekly digest, {week}" + ("" if target == ALL else f", {target}")
     files = write_digest(numbers, out / str(week) / target, title, section, settings.stale_after_days)

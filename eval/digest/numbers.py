@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import ColumnElement, Engine, and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.store.database import read_only
@@ -162,9 +162,10 @@ def week_numbers(
     ones), from the log alone plus the current document catalogue (`documents`, doc_id ->
     its indexed version)."""
     scope = tuple(sorted(channels)) if EVERY_CHANNEL not in channels else (EVERY_CHANNEL,)
+    where = in_scope(channels, private)
     with Session(read_only(engine)) as session:  # on SQLite, no write lock held while reading
-        rows = _rows(session, week, scope, tuple(private))
-        previous = _headline(_rows(session, week.previous, scope, tuple(private)).values())
+        rows = _rows(session, week, where)
+        previous = _headline(_rows(session, week.previous, where).values())
         cited = _cited(session, list(rows))
         worst_rows = sorted(
             (r for r in rows.values() if r.net_down), key=lambda r: (r.ups - r.downs, r.created_at)
@@ -192,7 +193,33 @@ def week_numbers(
     )
 
 
-def _rows(session: Session, week: Week, scope: tuple[str, ...], private: tuple[str, ...]) -> dict[str, _Row]:
+def excluded(channels: Collection[str], private: Collection[str]) -> tuple[str, ...]:
+    """The private scopes a lead's "*" leaves out: none once the lead names one of them."""
+    if EVERY_CHANNEL not in channels or any(p in channels for p in private):
+        return ()
+    return tuple(private)
+
+
+def in_scope(channels: Collection[str], private: Collection[str] = ()) -> ColumnElement[bool]:
+    """Which interactions a digest of `channels` covers ("*": every shared conversation).
+
+    Private conversations are the askers' own business, so "*" leaves out the DM scopes
+    (`private`, e.g. "@dm"), Slack /ask in a DM (logged under the DM's id, D...) and Teams
+    group and meeting chats (logged under their conversation id, 19:...@thread.v2; Teams
+    channels are @thread.tacv2 or @thread.skype)."""
+    if EVERY_CHANNEL not in channels:
+        return Interaction.channel.in_(sorted(channels))
+    leave_out = excluded(channels, private)
+    if not leave_out:
+        return true()
+    return ~or_(
+        Interaction.channel.in_(leave_out),
+        and_(Interaction.platform == "slack", Interaction.channel.like("D%")),
+        and_(Interaction.platform == "teams", Interaction.channel.like("%@thread.v2")),
+    )
+
+
+def _rows(session: Session, week: Week, where: ColumnElement[bool]) -> dict[str, _Row]:
     query = select(
         Interaction.id,
         Interaction.created_at,
@@ -204,16 +231,7 @@ def _rows(session: Session, week: Week, scope: tuple[str, ...], private: tuple[s
         Interaction.kind,
         Interaction.abstained,
         Interaction.latency_ms,
-    ).where(Interaction.created_at >= week.start, Interaction.created_at < week.end)
-    if scope != (EVERY_CHANNEL,):
-        query = query.where(Interaction.channel.in_(scope))
-    elif private:
-        # Direct messages are the asker's own business: "*" means every shared channel.
-        # Slack records /ask in a DM under the DM's id (D...), mentions under the DM scope name.
-        query = query.where(
-            Interaction.channel.not_in(private),
-            ~and_(Interaction.platform == "slack", Interaction.channel.like("D%")),
-        )
+    ).where(Interaction.created_at >= week.start, Interaction.created_at < week.end, where)
     rows = {r[0]: _Row(*r) for r in session.execute(query.order_by(Interaction.created_at, Interaction.id))}
     votes = (
         select(Vote.interaction_id, Vote.value, Vote.comment)

@@ -30,7 +30,7 @@ from bot.core import SupportBot
 from bot.settings import DigestSettings
 from bot.store.database import read_only
 from bot.store.models import Interaction
-from eval.digest.numbers import EVERY_CHANNEL
+from eval.digest.numbers import EVERY_CHANNEL, excluded, in_scope
 from eval.digest.week import Week
 from eval.eval_report import ANSWERED_KINDS, EvalReport, summarise
 from eval.golden import GoldenError, load_golden
@@ -56,17 +56,19 @@ class DigestRagas:
     _golden: dict[Week, EvalReport | str] = field(default_factory=dict)  # a report, or why not
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __call__(self, week: Week, scope: Sequence[str]) -> tuple[dict[str, dict[str, float]], list[str]]:
+    def __call__(
+        self, week: Week, scope: Sequence[str], private: Sequence[str] = ()
+    ) -> tuple[dict[str, dict[str, float]], list[str]]:
         if importlib.util.find_spec("ragas") is None:
             return {}, ["RAGAS is not installed (the eval extra): no scores"]
         scores: dict[str, dict[str, float]] = {}
         notes: list[str] = []
         with self._lock:  # the scheduler builds leads' digests one at a time, but be safe
             judged = self._judge(notes)
-            golden = self._golden_scores(week, scope, judged, notes)
+            golden = self._golden_scores(week, scope, private, judged, notes)
             if golden:
                 scores[GOLDEN_SET] = golden
-            sample = self._sample_scores(week, scope, judged, notes)
+            sample = self._sample_scores(week, scope, private, judged, notes)
             if sample:
                 scores[WEEK_SAMPLE] = sample
         return scores, notes
@@ -82,7 +84,7 @@ class DigestRagas:
             return None
 
     def _golden_scores(
-        self, week: Week, scope: Sequence[str], judged: Any, notes: list[str]
+        self, week: Week, scope: Sequence[str], private: Sequence[str], judged: Any, notes: list[str]
     ) -> dict[str, float]:
         if self.settings.golden is None:
             notes.append("no golden set configured (digest.golden)")
@@ -93,7 +95,12 @@ class DigestRagas:
         if isinstance(report, str):
             notes.append(report)
             return {}
-        rows = [r for r in report.rows if EVERY_CHANNEL in scope or r.row.channel in scope]
+        left_out = excluded(scope, private)
+        rows = [
+            r
+            for r in report.rows
+            if r.row.channel in scope or (EVERY_CHANNEL in scope and r.row.channel not in left_out)
+        ]
         if not rows:
             notes.append("no golden question is asked from these channels")
             return {}
@@ -125,7 +132,7 @@ class DigestRagas:
             return f"golden set not evaluated: {type(error).__name__}"
 
     def _sample_scores(
-        self, week: Week, scope: Sequence[str], judged: Any, notes: list[str]
+        self, week: Week, scope: Sequence[str], private: Sequence[str], judged: Any, notes: list[str]
     ) -> dict[str, float]:
         if self.settings.sample_size == 0:
             return {}
@@ -134,7 +141,7 @@ class DigestRagas:
             return {}
         from eval.ragas_eval import JudgeError, evaluate_rows, row_from_interaction
 
-        interactions = week_sample(self.bot, week, scope, self.settings.sample_size)
+        interactions = week_sample(self.bot, week, scope, self.settings.sample_size, private)
         if not interactions:
             return {}
         judge, embeddings = judged
@@ -153,15 +160,17 @@ class DigestRagas:
         return report.scores()
 
 
-def week_sample(bot: SupportBot, week: Week, scope: Sequence[str], size: int) -> list[Interaction]:
-    """Up to `size` answered questions of the week in `scope`, drawn with the week as seed."""
+def week_sample(
+    bot: SupportBot, week: Week, scope: Sequence[str], size: int, private: Sequence[str] = ()
+) -> list[Interaction]:
+    """Up to `size` answered questions of the week in `scope` (as the digest's numbers
+    count them), drawn with the week as seed."""
     query = select(Interaction.id).where(
         Interaction.created_at >= week.start,
         Interaction.created_at < week.end,
         Interaction.kind.in_(ANSWERED_KINDS),
+        in_scope(scope, private),
     )
-    if EVERY_CHANNEL not in scope:
-        query = query.where(Interaction.channel.in_(list(scope)))
     with Session(read_only(bot.log.engine)) as session:
         ids = sorted(session.scalars(query))
         picked = random.Random(str(week)).sample(ids, min(size, len(ids)))  # noqa: S311 - a reproducible draw
