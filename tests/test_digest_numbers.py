@@ -230,6 +230,17 @@ def test_every_channel_leaves_direct_messages_out_of_a_leads_digest(
     assert explicit.headline.questions == 2
 
 
+def test_a_leads_week_and_its_days_are_in_the_leads_time_zone(engine: Engine) -> None:
+    seed = Seed(engine)
+    seed.answer(datetime(2026, 11, 1, 14, 0, tzinfo=UTC))  # Mon 2 Nov 01:00 in Sydney: week 45 there
+    seed.answer(datetime(2026, 11, 8, 14, 0, tzinfo=UTC))  # Mon 9 Nov 01:00 in Sydney: week 46 there
+    sydney = week_numbers(engine, Week(2026, 45, "Australia/Sydney"), ["*"], {})
+    assert sydney.headline.questions == 1
+    assert [d.questions for d in sydney.days] == [1, 0, 0, 0, 0, 0, 0]  # on Sydney's Monday
+    utc = week_numbers(engine, Week(2026, 45), ["*"], {})
+    assert utc.headline.questions == 1 and [d.questions for d in utc.days][-1] == 1  # UTC's Sunday
+
+
 def test_an_empty_week_has_no_numbers_to_divide(engine: Engine) -> None:
     numbers = week_numbers(engine, WEEK, ["*"], {})
     head = numbers.headline

@@ -295,6 +295,10 @@ def test_the_digest_scores_without_a_judge_and_survives_a_refused_one(
     assert scores[GOLDEN_SET]["recall_at_k"] == 1.0 and "faithfulness" not in scores[GOLDEN_SET]
     assert any("scored without the judge" in n and "AuthenticationError" in n for n in notes)
     assert any("the week's answers not evaluated" in n for n in notes)
+    fake.responder = RagasJudge()  # the judge is back: the golden set is scored again, with it
+    scores, notes = refused(WEEK, ["*"])
+    assert scores[GOLDEN_SET]["faithfulness"] == 1.0
+    assert scores[WEEK_SAMPLE]["faithfulness"] == pytest.approx(2 / 3)  # all three answers this time
 
     missing = DigestRagas(bot, DigestSettings(golden=tmp_path / "nope.jsonl"), top_k=5)
     scores, notes = missing(WEEK, ["*"])

@@ -185,7 +185,7 @@ def week_numbers(
         previous=previous,
         days=_days(week, rows.values()),
         latencies_ms=tuple(r.latency_ms for r in rows.values() if r.kind != "failed"),
-        worst=tuple(_rated(r, links.get(r.id)) for r in worst_rows),
+        worst=tuple(_rated(r, links.get(r.id), ZoneInfo(week.zone)) for r in worst_rows),
         gaps=tuple(find_gaps(gaps_from, embed, gap_similarity)),
         documents=tuple(uses),
         stale=tuple(d for d in uses if _is_stale(d, week, stale_after_days)),
@@ -367,13 +367,13 @@ def _is_stale(use: DocumentUse, week: Week, stale_after_days: int) -> bool:
         effective = date.fromisoformat(use.effective[:10])
     except ValueError:
         return False
-    return effective < (week.end - timedelta(days=stale_after_days)).date()
+    return effective < week.days()[-1] + timedelta(days=1 - stale_after_days)  # the week's own days
 
 
-def _rated(row: _Row, link: str | None) -> RatedAnswer:
+def _rated(row: _Row, link: str | None, zone: ZoneInfo) -> RatedAnswer:
     return RatedAnswer(
         row.id,
-        row.created_at,
+        row.created_at.astimezone(zone),  # shown as the lead's local time
         row.platform,
         row.channel,
         row.question,

@@ -53,7 +53,7 @@ class DigestRagas:
     settings: DigestSettings
     top_k: int | None
     judge: JudgeFactory | None = None  # None: no ANTHROPIC_API_KEY
-    _golden: dict[Week, EvalReport | str] = field(default_factory=dict)  # a report, or why not
+    _golden: dict[Week, EvalReport] = field(default_factory=dict)  # this week's full run
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(
@@ -89,9 +89,13 @@ class DigestRagas:
         if self.settings.golden is None:
             notes.append("no golden set configured (digest.golden)")
             return {}
-        if week not in self._golden:
-            self._golden[week] = self._run_golden(judged)
-        report = self._golden[week]
+        report: EvalReport | str | None = self._golden.get(week)
+        if report is None:
+            report = self._run_golden(judged)
+            # Kept for the other leads' digests of this week, unless it fell short (no golden
+            # file, a judge down): the next build then tries again.
+            if isinstance(report, EvalReport) and not any("without the judge" in n for n in report.notes):
+                self._golden = {week: report}
         if isinstance(report, str):
             notes.append(report)
             return {}
