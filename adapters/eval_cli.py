@@ -23,6 +23,8 @@ from adapters import terminal
 from bot.core import SupportBot
 from bot.settings import ConfigError, Settings
 from eval.eval_report import EvalReport
+from eval.finetune.scrub import Scrubber
+from eval.finetune.select import asker_names
 from eval.golden import GoldenError, GoldenItem, golden_from_log, load_golden, write_golden
 from eval.ragas_eval import JudgeError, run_golden
 from knowledge.access import EVERY_CHANNEL
@@ -77,8 +79,11 @@ def check_eval_usage(args: argparse.Namespace, settings: Settings) -> list[Golde
         raise EvalUsageError("--judge claude needs ANTHROPIC_API_KEY (Claude is the judge)")
     if args.judge_model and not args.judge:
         raise EvalUsageError("--judge-model applies with --judge claude")
-    if args.json and args.json != "-" and Path(args.json).is_dir():
-        raise EvalUsageError(f"--json {args.json} is a directory; name the file to write")
+    if args.json and args.json != "-":
+        if Path(args.json).is_dir():
+            raise EvalUsageError(f"--json {args.json} is a directory; name the file to write")
+        if not Path(args.json).parent.is_dir():  # found now, not after a long (and paid) run
+            raise EvalUsageError(f"--json {args.json}: folder {Path(args.json).parent} does not exist")
     try:
         items = load_golden(args.golden)
     except GoldenError as error:
@@ -190,6 +195,8 @@ def check_build_usage(args: argparse.Namespace) -> tuple[datetime | None, dateti
         raise EvalUsageError("--since must be before --until")
     if args.out.is_dir():
         raise EvalUsageError(f"--out {args.out} is a directory; name the file to write")
+    if not args.out.parent.is_dir():
+        raise EvalUsageError(f"--out {args.out}: folder {args.out.parent} does not exist")
     return since, until
 
 
@@ -197,8 +204,11 @@ def cmd_build_golden(engine: Engine, settings: Settings, args: argparse.Namespac
     since, until = check_build_usage(args)
     groups = settings.file.access.groups
     open_groups = frozenset(g for g, channels in groups.items() if EVERY_CHANNEL in channels)
-    found = golden_from_log(engine, since, until, open_groups)
+    private = (settings.file.slack.dm_scope_channel, settings.file.teams.personal_scope_channel)
+    scrubber = Scrubber(names=asker_names(engine))  # as the fine-tuning export scrubs
+    found = golden_from_log(engine, since, until, open_groups, private, scrubber)
     left_out = {
+        "asked in private conversations": found.private,
         "not voted up on balance": found.not_net_up,
         "abstained or failed": found.not_answered,
         "citing no document": found.no_citation,
@@ -218,8 +228,10 @@ def cmd_build_golden(engine: Engine, settings: Settings, args: argparse.Namespac
         + (f" (left out: {why})" if why else "")
         + "."
     )
+    if found.scrubbed:
+        terminal.out.print(f"Replaced {found.scrubbed} pieces of personal data (names, emails, numbers...).")
     if found.restricted:
         terminal.out.print(
-            f"{found.restricted} of them quote documents not open to every channel: keep the file internal."
+            f"{found.restricted} of them cite documents not open to every channel: keep the file internal."
         )
     return EXIT_OK

@@ -61,6 +61,7 @@ class SupportBot:
         log: InteractionLog,
         settings: AnswerSettings,
         conversations: ConversationStore | None = None,
+        metered: bool = True,
     ) -> None:
         self.kb = kb
         self.answerer = answerer
@@ -70,6 +71,7 @@ class SupportBot:
         self.settings = settings
         # Chat adapters don't carry a thread's turns: they are read back from the log.
         self.conversations = conversations
+        self.metered = metered  # False: not traffic (a golden-set evaluation), kept out of /metrics
 
     def answer(self, question: Question) -> Answer:
         started = time.perf_counter()
@@ -78,7 +80,8 @@ class SupportBot:
         except Exception:
             logger.exception("answering failed in channel %s", question.channel)
             answer = Answer(INTERNAL_ERROR, AnswerKind.FAILED, latency_ms=_since(started))
-        metrics.answered(question.platform.value, answer)
+        if self.metered:
+            metrics.answered(question.platform.value, answer)
         return answer
 
     def vote(

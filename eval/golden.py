@@ -20,11 +20,13 @@ from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import Engine, and_, case, func, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.store.database import read_only
 from bot.store.models import Interaction, Vote
+from eval.digest.numbers import EVERY_CHANNEL, in_scope
+from eval.finetune.scrub import Scrubber
 from eval.finetune.select import question_group
 
 
@@ -130,7 +132,9 @@ class LogGolden:
     not_answered: int = 0  # abstained or failed: no answer to hold up as the reference
     no_citation: int = 0  # an answer that cites nothing names no reference document
     collapsed: int = 0  # near-duplicates of a later question (eval.finetune.select.question_group)
-    restricted: int = 0  # kept items quoting documents not open to every channel
+    private: int = 0  # asked in a direct message or group chat: the asker's own business
+    restricted: int = 0  # kept items citing documents not open to every channel
+    scrubbed: int = 0  # personal data replaced (names, emails, phone numbers, keys...)
 
 
 def golden_from_log(
@@ -138,13 +142,18 @@ def golden_from_log(
     since: datetime | None = None,
     until: datetime | None = None,
     open_groups: frozenset[str] = frozenset(),
+    private: Sequence[str] = (),
+    scrubber: Scrubber | None = None,
 ) -> LogGolden:
     """Questions whose answer has a net thumbs-up (current votes only), as golden items.
 
     The reference is that answer, the reference documents are the ones it cited (their
     passages become the reference contexts), the channel is the one it was asked in. Of
-    near-duplicate questions only the latest is kept. Answers quoting restricted documents
-    (an audience not in `open_groups`) are kept and counted: a golden set stays internal.
+    near-duplicate questions only the latest is kept. Questions asked in private
+    conversations (the DM scopes in `private`, Slack DMs, Teams group chats) are left out;
+    texts go through `scrubber` (the fine-tuning export's) when given. Answers citing
+    restricted documents (an audience not in `open_groups`) are kept and counted: a golden
+    set stays internal.
     """
     ups = func.sum(case((Vote.value == "up", 1), else_=0)).label("ups")
     downs = func.sum(case((Vote.value == "down", 1), else_=0)).label("downs")
@@ -159,8 +168,9 @@ def golden_from_log(
         conditions.append(Interaction.created_at >= since)
     if until is not None:
         conditions.append(Interaction.created_at < until)
+    shared = in_scope([EVERY_CHANNEL], private) if private else None
     query = (
-        select(Interaction, tally.c.ups, tally.c.downs)
+        select(Interaction, tally.c.ups, tally.c.downs, shared if shared is not None else true())
         .join(tally, tally.c.interaction_id == Interaction.id)
         .where(and_(True, *conditions))
         .options(selectinload(Interaction.passages))
@@ -170,9 +180,11 @@ def golden_from_log(
     found = LogGolden()
     latest: dict[str, tuple[GoldenItem, bool]] = {}  # question group -> newest item, restricted
     with Session(read_only(engine)) as session:
-        for interaction, up, down in session.execute(query):
+        for interaction, up, down, is_shared in session.execute(query):
             found.voted += 1
-            if up <= down:
+            if not is_shared:
+                found.private += 1
+            elif up <= down:
                 found.not_net_up += 1
             elif interaction.kind not in ("generated", "extracted") or interaction.abstained:
                 found.not_answered += 1
@@ -182,15 +194,16 @@ def golden_from_log(
                     found.no_citation += 1
                 else:
                     asked = interaction.rewritten_question or interaction.question
+                    clean = _Cleaner(scrubber, found)
                     item = GoldenItem(
                         id=interaction.id,
-                        question=asked,
-                        reference=interaction.answer_text,
+                        question=clean(asked),
+                        reference=clean(interaction.answer_text),
                         reference_doc_ids=list(dict.fromkeys(p.doc_id for p in cited)),
                         channel=interaction.channel,
-                        reference_contexts=[p.text for p in cited],
+                        reference_contexts=[clean(p.text) for p in cited],
                     )
-                    restricted = any(not open_groups.intersection(p.acl or []) for p in interaction.passages)
+                    restricted = any(not open_groups.intersection(p.acl or []) for p in cited)
                     group = question_group(asked)
                     found.collapsed += group in latest
                     latest[group] = (item, restricted)  # oldest first: a later answer replaces it
@@ -198,3 +211,16 @@ def golden_from_log(
     found.items = [item for item, _ in latest.values()]
     found.restricted = sum(restricted for _, restricted in latest.values())
     return found
+
+
+@dataclass
+class _Cleaner:
+    scrubber: Scrubber | None
+    found: LogGolden
+
+    def __call__(self, text: str) -> str:
+        if self.scrubber is None:
+            return text
+        result = self.scrubber.scrub(text)
+        self.found.scrubbed += sum(result.counts.values())
+        return result.text

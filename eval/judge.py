@@ -86,7 +86,7 @@ class FastEmbedForRagas(BaseRagasEmbedding):
     def __init__(self, model: BaseEmbedding) -> None:
         super().__init__()
         self._model = model
-        self._lock = threading.Lock()  # one onnxruntime session, shared with retrieval
+        self._lock = threading.Lock()  # RAGAS embeds from several threads: one call at a time
 
     def embed_text(self, text: str, **kwargs: Any) -> list[float]:
         with self._lock:

@@ -167,12 +167,15 @@ def row_from_interaction(interaction: Interaction) -> EvalRow:
 
 @contextmanager
 def unlogged(bot: SupportBot) -> Iterator[SupportBot]:
-    """The same knowledge base and answerers, recording into a scratch SQLite log."""
+    """The same knowledge base and answerers, recording into a scratch SQLite log and
+    counting nothing in the Prometheus metrics: a golden run is not traffic."""
     with tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch:
         engine = create_db_engine(f"sqlite:///{Path(scratch) / 'eval.db'}")
         try:
             migrate(engine)
             log = InteractionLog(engine)
-            yield SupportBot(bot.kb, bot.answerer, bot.fallback, bot.rewriter, log, bot.settings)
+            yield SupportBot(
+                bot.kb, bot.answerer, bot.fallback, bot.rewriter, log, bot.settings, metered=False
+            )
         finally:
             engine.dispose()

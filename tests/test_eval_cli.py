@@ -38,6 +38,7 @@ def test_a_bad_golden_line_is_refused_before_anything_starts(env: dict[str, str]
         (["eval", "--golden", "{golden}", "--judge", "claude"], "--judge claude needs ANTHROPIC_API_KEY"),
         (["eval", "--golden", "{golden}", "--judge-model", "m"], "--judge-model applies with --judge claude"),
         (["eval", "--golden", "{golden}", "--json", "{dir}"], "is a directory"),
+        (["eval", "--golden", "{golden}", "--json", "{dir}/no/such/report.json"], "does not exist"),
         (["eval", "--golden", "{dir}/missing.jsonl"], "cannot read golden set"),
     ],
 )
@@ -79,5 +80,5 @@ def test_build_golden_from_the_log(env: dict[str, str], tmp_path: Path) -> None:
     assert f"Wrote 2 questions to {out} from 6 voted answers" in result.stdout
     assert "1 near-duplicates of a later question" in result.stdout
     # config/sample.yaml opens only `everyone` to every channel: the HR handbook answer is restricted.
-    assert "1 of them quote documents not open to every channel" in result.stdout
+    assert "1 of them cite documents not open to every channel" in result.stdout
     assert {i.channel for i in load_golden(out)} == {"C0ENG", "C0HR"}

@@ -137,3 +137,41 @@ def test_golden_from_the_log_keeps_net_thumbs_up_answers(engine: Engine) -> None
     assert (found.voted, found.not_net_up, found.not_answered, found.collapsed) == (6, 2, 1, 1)
     assert found.restricted == 1  # the HR handbook is for hr-team only: kept, and counted
     assert len(golden_from_log(engine, open_groups=frozenset({"everyone"})).items) == 3  # no date limits
+
+
+def test_golden_from_the_log_leaves_out_private_conversations_and_scrubs_personal_data(
+    engine: Engine,
+) -> None:
+    from eval.finetune.scrub import Scrubber
+
+    log = InteractionLog(engine)
+    cases = [
+        ("Can I see my payslip?", "@dm", "slack", "Ask payroll@acme.example [1]."),
+        ("What is my leave balance?", "D0ABC", "slack", "Look in the HR portal [1]."),
+        ("When is the team offsite?", "19:chat@thread.v2", "teams", "In May [1]."),
+        ("Who signs off carer leave?", "C0HR", "slack", "Priya Raman signs it off, on +44 20 7946 0958 [1]."),
+    ]
+    for question, channel, platform, answer in cases:
+        record = make_record(
+            question=question,
+            channel=channel,
+            platform=platform,
+            answer_text=answer,
+            created_at="2026-10-05T09:00:00+00:00",
+            # cites the open parental-leave passage; an hr-team passage was retrieved, not cited
+            passages=[*make_record().passages[:1], hr_passage(2, cited=False)],
+        )
+        log.record(record)
+        log.vote(record.id, "U1", VoteValue.UP, VoteSource.REACTION)
+    found = golden_from_log(
+        engine,
+        open_groups=frozenset({"everyone"}),
+        private=("@dm",),
+        scrubber=Scrubber(names=["Priya Raman"]),
+    )
+    assert found.private == 3 and [i.question for i in found.items] == ["Who signs off carer leave?"]
+    [item] = found.items
+    assert "Priya" not in item.reference and "7946" not in item.reference and found.scrubbed >= 2
+    assert found.restricted == 0  # only what the answer cites counts, and it cites an open document
+    # Without the private scopes (a caller that wants every conversation), all four are kept.
+    assert len(golden_from_log(engine, open_groups=frozenset({"everyone"})).items) == 4

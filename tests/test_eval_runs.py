@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import weaviate
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -97,9 +98,18 @@ def test_the_shipped_golden_set_covers_every_pdf_from_the_console_channel() -> N
     assert all(item.reference_contexts for item in items)
 
 
+def cli_questions() -> float:
+    """Questions counted in the Prometheus metrics for the command line, of every kind."""
+    return sum(
+        REGISTRY.get_sample_value("supportbot_questions_total", {"platform": "cli", "kind": kind}) or 0.0
+        for kind in ("generated", "extracted", "abstained", "failed")
+    )
+
+
 def test_golden_run_without_a_judge(bot: SupportBot, policy_kb: WeaviateKnowledgeBase) -> None:
     items = shipped_items()
     assert len(items) == 10
+    before = cli_questions()
     stages: list[str] = []
     report = run_golden(
         bot, items, top_k=policy_kb.settings.retrieval.top_k, progress=lambda s, d, t: stages.append(s)
@@ -124,9 +134,10 @@ def test_golden_run_without_a_judge(bot: SupportBot, policy_kb: WeaviateKnowledg
             assert s.rouge_score == 0.0 and s.non_llm_string_similarity == 0.0
     assert report.metric("rouge_score").rows == len(items)
     assert report.abstained == sum(r.row.kind == "abstained" for r in report.rows)
-    # A golden run is not traffic: nothing lands in the bot's own log.
+    # A golden run is not traffic: nothing lands in the bot's own log, nor in /metrics.
     with Session(bot.log.engine) as session:
         assert session.scalar(select(func.count()).select_from(Interaction)) == 0
+    assert cli_questions() == before
 
 
 @pytest.fixture
