@@ -86,5 +86,14 @@ def _show(digest: Digest) -> None:
         f"{len(numbers.stale)} stale and {len(numbers.superseded)} superseded documents"
     )
     terminal.out.print(lists)
+    if digest.quality is not None and digest.quality.rows:
+        ragas = Table(title="Answer quality (RAGAS)", title_justify="left")
+        for column in ("set", "metric", "score", "change"):
+            ragas.add_column(column, justify="right" if column in ("score", "change") else "left")
+        for r in digest.quality.rows:
+            ragas.add_row(r.set, r.metric, f"{r.score:.3f}", r.change)
+        terminal.out.print(ragas)
+    for note in digest.quality.notes if digest.quality is not None else ():
+        terminal.out.print(f"RAGAS: {terminal.safe(note)}")
     target = "" if digest.target == ALL else f" ({digest.target})"
     terminal.out.print(f"Digest{target}: {digest.files.html}")
