@@ -185,8 +185,7 @@ def test_a_teams_answer_links_to_the_reply_in_its_thread(engine: Engine, tmp_pat
         # Stored with the thread suffix: still the channel's id.
         "Question 1700000000600": f"https://teams.microsoft.com/l/message/{channel}/1700000000600"
         f"?tenantId={TENANT_ID}&groupId={GROUP_ID}&parentMessageId=1700000000001",
-        "Question 1700000000700": None,  # a group chat: the leads are not in it
-    }
+    }  # the group chat's question is not in a lead's "*" digest at all (private conversations)
     # The card links each question to its answer.
     actions = [
         i["selectAction"]["url"]
@@ -196,7 +195,7 @@ def test_a_teams_answer_links_to_the_reply_in_its_thread(engine: Engine, tmp_pat
     ]
     assert sorted(actions) == sorted(link for link in links.values() if link)
     # Without a lead (the local digest of every channel, Teams not configured) neither the
-    # team nor the tenant is known: left out.
+    # team nor the tenant is known: left out. The group chat is there, without a link.
     local = build(engine, tmp_path / "local", [])
     assert {a.link for a in local.numbers.worst} == {
         f"https://teams.microsoft.com/l/message/{channel}/1700000000500?parentMessageId=1700000000000",
