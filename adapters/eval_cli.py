@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from rich import box
@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from adapters import terminal
+from adapters.feedback_cli import parse_day
 from bot.core import SupportBot
 from bot.settings import ConfigError, Settings
 from eval.eval_report import EvalReport
@@ -178,19 +179,11 @@ def show_report(report: EvalReport, golden: Path) -> None:
         out.print(f"note: {terminal.safe(note)}")
 
 
-def _day(value: str | None, flag: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
-    except ValueError:
-        raise EvalUsageError(f"{flag} must be a date like 2026-01-31, not {value!r}") from None
-
-
 def check_build_usage(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
     if args.golden or args.judge or args.json:
         raise EvalUsageError("build-golden takes --out, --since and --until only")
-    since, until = _day(args.since, "--since"), _day(args.until, "--until")
+    since = parse_day(args.since, "--since", EvalUsageError)
+    until = parse_day(args.until, "--until", EvalUsageError)
     if since and until and since >= until:
         raise EvalUsageError("--since must be before --until")
     if args.out.is_dir():

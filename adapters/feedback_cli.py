@@ -49,17 +49,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     stats.add_argument("--json", action="store_true")
 
 
-def _day(value: str | None, flag: str) -> datetime | None:
+def parse_day(value: str | None, flag: str, error: type[ValueError] = FeedbackUsageError) -> datetime | None:
+    """A --since/--until day as midnight UTC; None when not given."""
     if not value:
         return None
     try:
         return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
     except ValueError:
-        raise FeedbackUsageError(f"{flag} must be a date like 2026-01-31, not {value!r}") from None
+        raise error(f"{flag} must be a date like 2026-01-31, not {value!r}") from None
 
 
 def check_export_usage(args: argparse.Namespace) -> SelectOptions:
-    since, until = _day(args.since, "--since"), _day(args.until, "--until")
+    since, until = parse_day(args.since, "--since"), parse_day(args.until, "--until")
     if since and until and since >= until:
         raise FeedbackUsageError("--since must be before --until")
     if not 0 <= args.eval_percent <= 50:

@@ -20,14 +20,14 @@ from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Engine, and_, case, func, select, true
+from sqlalchemy import Engine, true
 from sqlalchemy.orm import Session, selectinload
 
 from bot.store.database import read_only
-from bot.store.models import Interaction, Vote
+from bot.store.models import Interaction
 from eval.digest.numbers import EVERY_CHANNEL, in_scope
 from eval.finetune.scrub import Scrubber
-from eval.finetune.select import question_group
+from eval.finetune.select import question_group, voted_interactions
 
 
 class GoldenError(ValueError):
@@ -155,26 +155,11 @@ def golden_from_log(
     restricted documents (an audience not in `open_groups`) are kept and counted: a golden
     set stays internal.
     """
-    ups = func.sum(case((Vote.value == "up", 1), else_=0)).label("ups")
-    downs = func.sum(case((Vote.value == "down", 1), else_=0)).label("downs")
-    tally = (
-        select(Vote.interaction_id, ups, downs)
-        .where(Vote.retracted_at.is_(None))
-        .group_by(Vote.interaction_id)
-        .subquery()
-    )
-    conditions = []
-    if since is not None:
-        conditions.append(Interaction.created_at >= since)
-    if until is not None:
-        conditions.append(Interaction.created_at < until)
-    shared = in_scope([EVERY_CHANNEL], private) if private else None
+    shared = in_scope([EVERY_CHANNEL], private) if private else true()
     query = (
-        select(Interaction, tally.c.ups, tally.c.downs, shared if shared is not None else true())
-        .join(tally, tally.c.interaction_id == Interaction.id)
-        .where(and_(True, *conditions))
+        voted_interactions(since, until)
+        .add_columns(shared)
         .options(selectinload(Interaction.passages))
-        .order_by(Interaction.created_at, Interaction.id)
         .execution_options(yield_per=500)
     )
     found = LogGolden()

@@ -168,6 +168,12 @@ class Selection:
 
 def _voted(options: SelectOptions):  # type: ignore[no-untyped-def]
     """Interactions with their current up and down counts, oldest first."""
+    return voted_interactions(options.since, options.until)
+
+
+def voted_interactions(since: datetime | None, until: datetime | None):  # type: ignore[no-untyped-def]
+    """(Interaction, ups, downs) for every interaction with a current vote, asked in
+    [since, until), oldest first: the export's and the golden set's starting point."""
     ups = func.sum(case((Vote.value == "up", 1), else_=0)).label("ups")
     downs = func.sum(case((Vote.value == "down", 1), else_=0)).label("downs")
     tally = (
@@ -177,10 +183,10 @@ def _voted(options: SelectOptions):  # type: ignore[no-untyped-def]
         .subquery()
     )
     conditions = []
-    if options.since is not None:
-        conditions.append(Interaction.created_at >= options.since)
-    if options.until is not None:
-        conditions.append(Interaction.created_at < options.until)
+    if since is not None:
+        conditions.append(Interaction.created_at >= since)
+    if until is not None:
+        conditions.append(Interaction.created_at < until)
     return (
         select(Interaction, tally.c.ups, tally.c.downs)
         .join(tally, tally.c.interaction_id == Interaction.id)
