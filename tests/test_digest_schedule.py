@@ -17,7 +17,7 @@ from bot.settings import DigestSettings
 from bot.store.database import create_db_engine
 from eval.digest import runs
 from eval.digest.week import Week
-from tests.digest_helpers import publisher
+from tests.digest_helpers import publisher, slack_schedule
 from tests.fakes.slack_api import FakeSlack
 from tests.test_digest_numbers import seeded  # noqa: F401 (fixture)
 
@@ -101,11 +101,7 @@ def test_a_failing_lead_backs_off_without_holding_up_the_others(
     tmp_path: Path,
 ) -> None:
     with FakeSlack() as fake:
-        settings = {"weekday": "mon", "time": "09:00", "timezone": "UTC"}
-        schedule = DigestSchedule(
-            publisher(engine, tmp_path, LEADS, slack=web_client(fake.bot_token, fake.api_url), **settings),
-            DigestSettings(leads=LEADS, **settings),  # type: ignore[arg-type]
-        )
+        schedule = slack_schedule(engine, tmp_path, LEADS, fake)
         fake.fail("chat.postMessage", "not_in_channel")  # the first lead's post (hr-leads)
         monday = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
         assert asyncio.run(schedule.tick(monday)) == ["eng-leads"]
@@ -124,12 +120,7 @@ def test_a_failed_chart_upload_does_not_post_the_digest_again(
     tmp_path: Path,
 ) -> None:
     with FakeSlack() as fake:
-        settings = {"weekday": "mon", "time": "09:00", "timezone": "UTC"}
-        leads = LEADS[:1]
-        schedule = DigestSchedule(
-            publisher(engine, tmp_path, leads, slack=web_client(fake.bot_token, fake.api_url), **settings),
-            DigestSettings(leads=leads, **settings),  # type: ignore[arg-type]
-        )
+        schedule = slack_schedule(engine, tmp_path, LEADS[:1], fake)
         fake.fail("files.getUploadURLExternal", "missing_scope", times=5)
         monday = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
         assert asyncio.run(schedule.tick(monday)) == ["hr-leads"]  # the message went out: posted

@@ -15,17 +15,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from adapters import digests as digests_module
-from adapters.digest_schedule import RETRY_MAX, DigestSchedule
+from adapters.digest_schedule import RETRY_MAX
 from adapters.slack import web_client
-from bot.settings import DigestSettings
 from bot.store.models import DigestRun
 from eval.digest import runs
-from tests.digest_helpers import publisher
+from tests.digest_helpers import publisher, slack_schedule
 from tests.fakes.slack_api import FakeSlack
 from tests.test_digest_numbers import WEEK, seeded  # noqa: F401 (fixture)
 
 HR_LEADS = {"name": "hr-leads", "platform": "slack", "channel": "C0LEADS", "covers": ["C0HR"]}
-SCHEDULE = {"weekday": "mon", "time": "09:00", "timezone": "UTC"}
 DUE = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)  # the digest of WEEK is due
 
 
@@ -77,10 +75,7 @@ def test_a_posted_digest_the_database_missed_is_recorded_later_not_posted_again(
         record(*args)
 
     monkeypatch.setattr(runs, "record", flaky_record)
-    schedule = DigestSchedule(
-        publisher(engine, tmp_path, [HR_LEADS], slack=web_client(fake.bot_token, fake.api_url), **SCHEDULE),
-        DigestSettings(leads=[HR_LEADS], **SCHEDULE),  # type: ignore[list-item,arg-type]
-    )
+    schedule = slack_schedule(engine, tmp_path, [HR_LEADS], fake)
     assert asyncio.run(schedule.tick(DUE)) == ["hr-leads"]
     assert runs.posted_at(engine, WEEK, "hr-leads") is None  # posted, but not recorded yet
     assert asyncio.run(schedule.tick(DUE + timedelta(minutes=1))) == []
@@ -110,12 +105,7 @@ def test_a_lead_failing_for_days_waits_at_most_four_hours_between_tries(
     tmp_path: Path,
 ) -> None:
     with FakeSlack() as fake:
-        schedule = DigestSchedule(
-            publisher(
-                engine, tmp_path, [HR_LEADS], slack=web_client(fake.bot_token, fake.api_url), **SCHEDULE
-            ),
-            DigestSettings(leads=[HR_LEADS], **SCHEDULE),  # type: ignore[list-item,arg-type]
-        )
+        schedule = slack_schedule(engine, tmp_path, [HR_LEADS], fake)
         key = (str(WEEK), "hr-leads")
         schedule._failing[key] = (60, DUE)  # failed every few hours for more than a week
         fake.fail("chat.postMessage", "not_in_channel")
