@@ -27,6 +27,9 @@ from knowledge.types import DocumentInfo, IngestResult, IngestStatus, SourceDocu
 logger = logging.getLogger(__name__)
 
 _EMBED_STEP = 256
+# What loading and chunking make of a document: bump it whenever a change to them (tables
+# kept as rows, new chunk sizes, headings in the text) should re-index unchanged sources.
+PIPELINE_VERSION = 2
 
 
 class Progress(Protocol):
@@ -40,7 +43,15 @@ class Progress(Protocol):
 def content_hash(doc: SourceDocument) -> str:
     """Everything that makes a version differ: text and the metadata that changes who sees it."""
     payload = json.dumps(
-        [doc.doc_id, doc.title, sorted(doc.audience), doc.effective_date, doc.version, doc.text],
+        [
+            PIPELINE_VERSION,
+            doc.doc_id,
+            doc.title,
+            sorted(doc.audience),
+            doc.effective_date,
+            doc.version,
+            doc.text,
+        ],
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -50,6 +50,10 @@ class KnowledgeBase(Protocol):
         self, question: str, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
     ) -> list[Passage]: ...
 
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of `texts` by the index's own embedding model (answerers compare sentences)."""
+        ...
+
 
 class WeaviateKnowledgeBase:
     def __init__(
@@ -86,6 +90,9 @@ class WeaviateKnowledgeBase:
         self, question: str, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
     ) -> list[Passage]:
         return self._retriever.retrieve(question, scope, top_k=top_k, alpha=alpha)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed_model.get_text_embedding_batch(list(texts)) if texts else []
 
     def ingest_documents(
         self, docs: list[SourceDocument], progress: Progress | None = None
