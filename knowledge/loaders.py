@@ -9,10 +9,12 @@ small converters live here.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -185,16 +187,25 @@ def _read_text(path: Path) -> str:
 
 def _html_to_markdown(html: str) -> str:
     from bs4 import BeautifulSoup
+    from bs4.element import Tag
 
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "nav", "footer", "noscript"]):
         tag.decompose()
     blocks: list[str] = []
-    for element in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td"]):
+    names = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "table"]
+    for element in soup.find_all(names):
+        if not isinstance(element, Tag) or element.find_parent("table") is not None:
+            continue  # text inside a table belongs to its row
+        name = element.name or ""
+        if name == "table":
+            block = _html_table(element)
+            if block:
+                blocks.append(block)
+            continue
         text = " ".join(element.get_text(" ", strip=True).split())
         if not text:
             continue
-        name = element.name or ""
         if name.startswith("h") and name[1:].isdigit():
             blocks.append("#" * int(name[1]) + " " + text)
         elif name == "li":
@@ -204,6 +215,26 @@ def _html_to_markdown(html: str) -> str:
     if not blocks and soup.title and soup.title.string:
         blocks.append(soup.title.string.strip())
     return "\n\n".join(blocks)
+
+
+def _html_table(table: Any) -> str:
+    """An HTML table as row lines; a first row of <th> cells (or a <thead>) is the header."""
+    grid: list[list[str]] = []
+    header: bool | None = None
+    for number, row in enumerate(table.find_all("tr")):
+        if row.find_parent("table") is not table:
+            continue  # rows of a nested table
+        cells = row.find_all(["td", "th"], recursive=False)
+        values: list[str] = []
+        for cell in cells:
+            span = str(cell.get("colspan") or "1")
+            values.extend(
+                [" ".join(cell.get_text(" ", strip=True).split())] * (int(span) if span.isdigit() else 1)
+            )
+        if number == 0 and cells:
+            header = True if all(c.name == "th" for c in cells) or row.find_parent("thead") else None
+        grid.append(values)
+    return format_table(grid, has_header=header)[0]
 
 
 def _docx_to_markdown(path: Path) -> str:
@@ -216,8 +247,24 @@ def _docx_to_markdown(path: Path) -> str:
         raise DocumentError(str(path), f"not a readable DOCX file ({err})") from err
     except Exception as err:  # zipfile.BadZipFile and lxml errors surface here
         raise DocumentError(str(path), f"not a readable DOCX file ({type(err).__name__})") from err
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
     blocks: list[str] = []
-    for paragraph in document.paragraphs:
+    # Body order, so a table stays next to the paragraph that introduces it.
+    for element in document.element.body.iterchildren():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "tbl":
+            table = Table(element, document)
+            # python-docx repeats a merged cell in every grid column it spans.
+            grid = [[cell.text for cell in row.cells] for row in table.rows]
+            block = format_table(grid)[0]
+            if block:
+                blocks.append(block)
+            continue
+        if tag != "p":
+            continue
+        paragraph = Paragraph(element, document)
         text = paragraph.text.strip()
         if not text:
             continue
@@ -229,9 +276,85 @@ def _docx_to_markdown(path: Path) -> str:
             blocks.append("#" * min(int(level.group(1)), 6) + " " + text)
         else:
             blocks.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells if c.text.strip()]
-            if cells:
-                blocks.append(" | ".join(cells))
     return "\n\n".join(blocks)
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+# A header cell names a column; a value cell holds a number, an amount, a date or a link.
+_VALUE_CELL = re.compile(r"^[\d\s$€£¥%.,:;/+\-–()]+$|https?://|www\.")
+
+
+def _header_like(row: list[str]) -> bool:
+    filled = [v for v in row if v]
+    return len(set(filled)) >= 2 and all(len(v) <= 60 and not _VALUE_CELL.search(v) for v in filled)
+
+
+def _has_span(row: list[str]) -> bool:
+    return any(a and a == b for a, b in itertools.pairwise(row))
+
+
+def format_table(
+    grid: list[list[str]],
+    has_header: bool | None = None,
+    inherited_header: list[str] | None = None,
+) -> tuple[str, list[str] | None]:
+    """A table as lines that each stand alone: `| Header: value | Header: value |`.
+
+    `grid` holds one string per grid column; a merged cell is repeated in every column (and
+    row) it covers, and adjacent equal cells are written once under their joined headers.
+    `has_header=None` guesses: a first row of short, distinct, non-numeric cells is the
+    header, and a second one too when the first has merged cells (a two-level header).
+    A table with no header of its own may take `inherited_header` (the same table continued
+    from the previous page). A single merged cell across the whole first row is a caption.
+    Returns the text block and the column headers used (None when there are none).
+    """
+    rows = [[_table_cell(v) for v in row] for row in grid]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return "", None
+    width = max(len(row) for row in rows)
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    captions: list[str] = []
+    while len(rows) > 2 and rows[0][0] and len(set(rows[0])) == 1 and width > 1:
+        captions.append(rows.pop(0)[0])
+    header_rows = 0
+    if has_header is None and inherited_header is not None and len(inherited_header) == width:
+        # The table continues from the previous page: its first row is data unless it
+        # repeats the header.
+        header_rows = 1 if rows[0] == inherited_header else 0
+    elif has_header or (has_header is None and len(rows) >= 2 and _header_like(rows[0])):
+        header_rows = 1
+        stacked = _has_span(rows[0]) or any(a and a == b for a, b in zip(rows[0], rows[1], strict=True))
+        if has_header is None and stacked and len(rows) >= 3 and _header_like(rows[1]):
+            header_rows = 2  # a two-level header, or a header cell wrapped onto two ruled rows
+    headers: list[str] | None = None
+    if header_rows:
+        headers = [" ".join(dict.fromkeys(r[c] for r in rows[:header_rows] if r[c])) for c in range(width)]
+    elif inherited_header is not None and len(inherited_header) == width:
+        headers = inherited_header
+    lines = list(captions)
+    for row in rows[header_rows:]:
+        parts: list[str] = []
+        column = 0
+        while column < width:
+            end = column
+            while end + 1 < width and row[end + 1] == row[column]:
+                end += 1
+            value = row[column]
+            if value:
+                name = (
+                    " / ".join(dict.fromkeys(headers[c] for c in range(column, end + 1) if headers[c]))
+                    if headers
+                    else ""
+                )
+                parts.append(f"{name}: {value}" if name and name != value else value)
+            column = end + 1
+        if parts:
+            lines.append("| " + " | ".join(parts) + " |")
+    return "\n".join(lines), headers
+
+
+def _table_cell(value: str) -> str:
+    # One line per row: cell line breaks become spaces, and a "|" would end the cell early.
+    return " ".join(value.replace("|", "/").split())
