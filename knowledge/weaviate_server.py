@@ -50,9 +50,26 @@ def default_binary_path(version: str = WEAVIATE_VERSION) -> Path:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, taken: frozenset[int] = frozenset()) -> list[int]:
+    """`count` distinct free ports, none of them in `taken`. The sockets are held open together,
+    so the kernel cannot hand out one port twice (a released port is often the next one given)."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+            if port not in taken:
+                ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
 
 
 def port_is_free(port: int) -> bool:
@@ -192,16 +209,19 @@ class EmbeddedWeaviate:
                 return saved
         except (OSError, ValueError, AttributeError):
             pass
-        ports = {name: free_port() for name in ("gossip", "data", "raft", "raft_rpc")}
+        ports = dict(zip(("gossip", "data", "raft", "raft_rpc"), free_ports(4), strict=True))
         path.write_text(json.dumps(ports))
         return ports
 
     def _spawn(self) -> Endpoint:
-        http_port = self.http_port or free_port()
         if self.http_port and not port_is_free(self.http_port):
             raise WeaviateStartError(f"port {self.http_port} on 127.0.0.1 is already in use")
-        grpc_port = free_port()
+        # The cluster ports may be last run's (raft remembers them): the others must not collide
+        # with them, or the server binds its gRPC port twice and exits just after it is ready.
         cluster = self._cluster_ports()
+        taken = frozenset(cluster.values()) | ({self.http_port} if self.http_port else set())
+        http_port, grpc_port = free_ports(2, taken)
+        http_port = self.http_port or http_port
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PERSISTENCE_DATA_PATH": str(self.root / "data"),
