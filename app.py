@@ -390,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
             check_export_usage(args)  # before the slow start
         if args.command == "digest":
             check_digest_usage(args)
+        if args.command == "eval" and args.config is None:
+            from bot.settings import EnvSettings
+
+            if EnvSettings().config is None:  # eval scores what `make run` built, with its settings
+                args.config = Path(__file__).resolve().parent / "config" / "sample.yaml"
         settings = load_settings(args.config, args.data_dir)
         if settings.log_format != "text":
             configure_logging(settings.log_format, args.verbose)

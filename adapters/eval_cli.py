@@ -1,9 +1,12 @@
-"""`python app.py eval`: RAGAS scores of the bot on a golden set, and golden sets from the log.
+"""`python app.py eval`: the bot scored on golden sets (answer correctness, abstention both ways,
+RAGAS retrieval and answer metrics), and golden sets from the log.
 
-    eval --golden FILE [--judge claude [--judge-model M]] [--json OUT|-]
+    eval --golden FILE|FOLDER [--judge claude [--judge-model M]] [--json OUT|-]
     eval build-golden --out FILE [--since D] [--until D]
 
-RAGAS loads only when `eval --golden` scores (eval.ragas_eval imports it lazily).
+A folder means every `*.jsonl` in it (`eval/golden`: the shipped sets). Without `--config`,
+eval uses what `make run` uses (app.py: config/sample.yaml, and the data directory). RAGAS
+loads only when `eval --golden` scores (eval.ragas_eval imports it lazily).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from bot.settings import ConfigError, Settings
 from eval.eval_report import EvalReport
 from eval.finetune.scrub import Scrubber
 from eval.finetune.select import asker_names
-from eval.golden import GoldenError, GoldenItem, golden_from_log, load_golden, write_golden
+from eval.golden import GoldenError, GoldenItem, golden_from_log, load_golden_sets, write_golden
 from eval.ragas_eval import JudgeError, run_golden
 from knowledge.access import EVERY_CHANNEL
 from knowledge.service import WeaviateKnowledgeBase
@@ -34,16 +37,18 @@ from knowledge.service import WeaviateKnowledgeBase
 EXIT_OK, EXIT_FAILED = 0, 1
 # Per-question columns (narrow: the table must fit 80 columns). The id-based recall equals
 # recall@k with top-k passages, and the id-based precision is in the summary.
+# Context recall, ROUGE-L and string similarity are in the summary and the JSON.
 PER_QUESTION = {
     "recall_at_k": "R@k",
     "mrr": "MRR",
-    "non_llm_context_recall": "ctx",
-    "rouge_score": "ROUGE",
-    "non_llm_string_similarity": "sim",
+    "token_f1": "F1",
+    "numbers_recall": "num",
+    "answer_correctness": "corr",
     "faithfulness": "faith",
     "answer_relevancy": "relev",
 }
 KIND = {"generated": "gen", "extracted": "extr", "abstained": "abst", "failed": "FAIL"}
+MAKE_RUN = "`make run` (it ingests samples/policies and the policy-qa PDFs) or `python app.py ingest PATH`"
 
 
 class EvalUsageError(ConfigError):
@@ -54,10 +59,15 @@ class EvalUsageError(ConfigError):
 def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("eval", help="RAGAS scores of the bot on a golden set")
     evaluate.add_argument(
-        "--golden", type=Path, metavar="FILE", help="golden set: JSONL of id, question, reference..."
+        "--golden",
+        type=Path,
+        metavar="FILE",
+        help="golden set: JSONL of id, question, reference...; a folder: all its *.jsonl (eval/golden)",
     )
     evaluate.add_argument(
-        "--judge", choices=["claude"], help="also faithfulness and answer relevancy (needs ANTHROPIC_API_KEY)"
+        "--judge",
+        choices=["claude"],
+        help="also answer correctness, faithfulness and answer relevancy (needs ANTHROPIC_API_KEY)",
     )
     evaluate.add_argument(
         "--judge-model", metavar="MODEL", help="the judge's model; default: answers.claude.model"
@@ -86,7 +96,7 @@ def check_eval_usage(args: argparse.Namespace, settings: Settings) -> list[Golde
         if not Path(args.json).parent.is_dir():  # found now, not after a long (and paid) run
             raise EvalUsageError(f"--json {args.json}: folder {Path(args.json).parent} does not exist")
     try:
-        items = load_golden(args.golden)
+        items = load_golden_sets(args.golden)
     except GoldenError as error:
         raise EvalUsageError(str(error)) from error
     named = {c for channels in settings.file.access.groups.values() for c in channels}
@@ -105,6 +115,19 @@ def cmd_eval(
     items: list[GoldenItem],
     args: argparse.Namespace,
 ) -> int:
+    indexed = {d.doc_id for d in kb.list_documents()}
+    if not indexed:  # every score would be 0: say why instead
+        terminal.error(f"nothing is indexed in {settings.data_dir}: run {MAKE_RUN}, then eval again")
+        return EXIT_FAILED
+    absent = sorted({d for i in items for d in i.reference_doc_ids} - indexed)
+    if absent:
+        asked = sum(not indexed.intersection(i.reference_doc_ids) for i in items if i.answerable)
+        shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+        terminal.err.print(
+            f"warning: {len(absent)} reference documents are not indexed in {settings.data_dir} "
+            f"({terminal.safe(shown)}): {asked} questions cannot be answered from them. "
+            f"Ingest them ({MAKE_RUN})"
+        )
     judge = embeddings = None
     if args.judge == "claude" and settings.anthropic_api_key is not None:
         from eval.judge import FastEmbedForRagas, claude_judge  # RAGAS loads here
@@ -150,7 +173,7 @@ def show_report(report: EvalReport, golden: Path) -> None:
         f"{terminal.safe(str(golden))}: {report.questions} questions, answered by "
         f"{report.answerer or 'the bot'}, top_k {report.top_k}, judge {report.judge or 'none'}"
     )
-    table = Table(title="RAGAS scores", title_justify="left")
+    table = Table(title="RAGAS scores and answer correctness", title_justify="left")
     for column, justify in (("metric", "left"), ("mean", "right"), ("rows", "right"), ("measures", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for metric in report.metrics:
@@ -162,6 +185,17 @@ def show_report(report: EvalReport, golden: Path) -> None:
         f"Answered {answered}, abstained {report.abstained} "
         f"(abstention rate {report.abstention_rate:.0%}), failed {report.failed}"
     )
+    both = report.abstention
+    if both.answerable:
+        out.print(
+            f"Abstained when it should have answered: {both.abstained_answerable} of "
+            f"{both.answerable} answerable questions ({both.abstained_when_answerable_rate:.1%})"
+        )
+    if both.unanswerable:
+        out.print(
+            f"Answered when it should have abstained: {both.answered_unanswerable} of "
+            f"{both.unanswerable} unanswerable questions ({both.answered_when_unanswerable_rate:.1%})"
+        )
     shown = [m.name for m in report.metrics if m.rows and m.name in PER_QUESTION]
     rows = Table(title="Per question", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     rows.add_column("id", no_wrap=True)
@@ -171,10 +205,14 @@ def show_report(report: EvalReport, golden: Path) -> None:
     for result in report.rows:
         values = result.scores.as_dict()
         cells = ["-" if values[n] is None else f"{values[n]:.2f}" for n in shown]
-        kind = KIND.get(result.row.kind, result.row.kind) + ("!" if result.errors else "")
+        kind = KIND.get(result.row.kind, result.row.kind) + ("/u" if result.row.answerable is False else "")
+        kind += "!" if result.errors else ""
         rows.add_row(terminal.safe(result.row.id), kind, *cells)
     out.print(rows)
-    out.print("kind: gen(erated) by Claude, extr(acted), abst(ained); ! a judge call failed (see --json)")
+    out.print(
+        "kind: gen(erated) by Claude, extr(acted), abst(ained); /u an unanswerable question "
+        "(abstaining is right); ! a judge call failed (see --json)"
+    )
     for note in report.notes:
         out.print(f"note: {terminal.safe(note)}")
 

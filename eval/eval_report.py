@@ -1,7 +1,8 @@
 """Typed inputs and results of an evaluation run (no RAGAS import: cheap to use anywhere).
 
-`EvalRow` is one answered question; `EvalReport` holds a `RowResult` per row and the
-mean of each metric over the rows it applies to.
+`EvalRow` is one answered question; `EvalReport` holds a `RowResult` per row, the
+mean of each metric over the rows it applies to, and abstention both ways (`Abstention`):
+answered when it should have abstained, abstained when it should have answered.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class EvalRow:
     reference: str | None = None
     reference_doc_ids: tuple[str, ...] = ()
     reference_contexts: tuple[str, ...] = ()
+    answerable: bool | None = None  # golden rows: True / False; logged answers: unknown
 
     @property
     def answered(self) -> bool:
@@ -48,10 +50,15 @@ class Scores:
     mrr: float | None = None
     # Retrieval, on texts: the reference passages found among the retrieved ones (RAGAS).
     non_llm_context_recall: float | None = None
-    # The answer against the reference answer (RAGAS, no language model).
+    # The answer against the reference answer, no language model: ours (eval.answer_metrics)
+    # and RAGAS's.
+    token_f1: float | None = None
+    numbers_recall: float | None = None
     rouge_score: float | None = None
     non_llm_string_similarity: float | None = None
-    # With a judge (RAGAS with Claude): claims supported by the passages; answer on topic.
+    # With a judge (RAGAS with Claude): the answer's facts vs the reference's; claims supported
+    # by the passages; answer on topic.
+    answer_correctness: float | None = None
     faithfulness: float | None = None
     answer_relevancy: float | None = None
 
@@ -67,8 +74,11 @@ DESCRIPTIONS = {
     "recall_at_k": "reference documents in the top k passages",
     "mrr": "1 / rank of the first passage of a reference document",
     "non_llm_context_recall": "reference passages found among the retrieved (string similarity)",
+    "token_f1": "SQuAD token F1, answer vs reference (abstained = 0)",
+    "numbers_recall": "reference's numbers stated in the answer (references with numbers; abstained = 0)",
     "rouge_score": "ROUGE-L F1, answer vs reference (abstained = 0)",
     "non_llm_string_similarity": "Levenshtein similarity, answer vs reference (abstained = 0)",
+    "answer_correctness": "answer's facts vs the reference's, and meaning (judge; abstained = 0)",
     "faithfulness": "answer's statements supported by the passages (judge; answered only)",
     "answer_relevancy": "questions the answer implies vs the question (judge; answered only)",
 }
@@ -89,6 +99,7 @@ class RowResult:
             "kind": row.kind,
             "answer": row.answer,
             "reference": row.reference,
+            "answerable": row.answerable,
             "reference_doc_ids": list(row.reference_doc_ids),
             "retrieved_doc_ids": list(row.retrieved_doc_ids),
             "scores": _rounded(self.scores.as_dict()),
@@ -105,6 +116,48 @@ class MetricSummary:
     @property
     def description(self) -> str:
         return DESCRIPTIONS.get(self.name, "")
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """Abstention both ways, over golden rows that say whether they are answerable.
+
+    A failed answer (an error) is neither an answer nor an abstention: it is counted apart,
+    in `EvalReport.failed`."""
+
+    answerable: int  # questions some visible document answers
+    abstained_answerable: int  # ... on which the bot abstained: it should have answered
+    unanswerable: int  # questions no visible document answers
+    answered_unanswerable: int  # ... which the bot answered: it should have abstained
+
+    @property
+    def abstained_when_answerable_rate(self) -> float | None:
+        return self.abstained_answerable / self.answerable if self.answerable else None
+
+    @property
+    def answered_when_unanswerable_rate(self) -> float | None:
+        return self.answered_unanswerable / self.unanswerable if self.unanswerable else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "answerable": self.answerable,
+            "abstained_when_answerable": self.abstained_answerable,
+            "abstained_when_answerable_rate": _round(self.abstained_when_answerable_rate),
+            "unanswerable": self.unanswerable,
+            "answered_when_unanswerable": self.answered_unanswerable,
+            "answered_when_unanswerable_rate": _round(self.answered_when_unanswerable_rate),
+        }
+
+
+def abstention(rows: Sequence[EvalRow]) -> Abstention:
+    answerable = [r for r in rows if r.answerable is True]
+    unanswerable = [r for r in rows if r.answerable is False]
+    return Abstention(
+        answerable=len(answerable),
+        abstained_answerable=sum(r.kind == "abstained" for r in answerable),
+        unanswerable=len(unanswerable),
+        answered_unanswerable=sum(r.answered for r in unanswerable),
+    )
 
 
 @dataclass(frozen=True)
@@ -132,6 +185,10 @@ class EvalReport:
     def abstention_rate(self) -> float:
         return self.abstained / self.questions if self.questions else 0.0
 
+    @property
+    def abstention(self) -> Abstention:
+        return abstention([r.row for r in self.rows])
+
     def metric(self, name: str) -> MetricSummary:
         return next(m for m in self.metrics if m.name == name)
 
@@ -147,6 +204,7 @@ class EvalReport:
             "abstained": self.abstained,
             "failed": self.failed,
             "abstention_rate": round(self.abstention_rate, 4),
+            "abstention": self.abstention.as_dict(),
             "top_k": self.top_k,
             "answerer": self.answerer,
             "judge": self.judge,

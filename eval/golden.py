@@ -4,7 +4,9 @@ One JSON object per line:
 `{"id", "question", "reference", "reference_doc_ids": [...], "channel", "reference_contexts": [...]}`.
 `channel` decides what the bot may read when the question is re-asked; `reference_contexts`
 (optional) are the passages that hold the answer, for the context-recall metric that
-compares texts rather than ids.
+compares texts rather than ids. A question no document visible to its channel answers is
+`{"id", "question", "channel", "answerable": false}`, with no reference: the bot should
+abstain on it.
 
 Two sources ship with the repo: `eval/golden/policy-qa.jsonl` (built by
 `python -m eval.golden_policyqa`) and the log itself (`golden_from_log`): questions whose
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Engine, true
 from sqlalchemy.orm import Session, selectinload
 
@@ -39,11 +41,16 @@ class GoldenItem(BaseModel):
 
     id: str = Field(min_length=1, description="Unique within the file.")
     question: str = Field(min_length=1, description="Asked exactly as written, with no thread history.")
-    reference: str = Field(min_length=1, description="A correct answer.")
-    reference_doc_ids: list[str] = Field(min_length=1, description="Documents the answer comes from.")
+    reference: str | None = Field(None, description="A correct answer (none when not answerable).")
+    reference_doc_ids: list[str] = Field(
+        default_factory=list, description="Documents the answer comes from (none when not answerable)."
+    )
     channel: str = Field(min_length=1, description="The channel the question is asked in (decides access).")
     reference_contexts: list[str] = Field(
         default_factory=list, description="Passages that hold the answer (optional)."
+    )
+    answerable: bool = Field(
+        True, description="False: no document the channel sees answers it; the bot should abstain."
     )
 
     @field_validator("id", mode="before")
@@ -54,10 +61,10 @@ class GoldenItem(BaseModel):
 
     @field_validator("question", "reference", "channel")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("must not be blank")
-        return value.strip()
+        return None if value is None else value.strip()
 
     @field_validator("reference_doc_ids")
     @classmethod
@@ -65,6 +72,30 @@ class GoldenItem(BaseModel):
         if any(not v.strip() for v in value):
             raise ValueError("document ids must not be blank")
         return [v.strip() for v in value]
+
+    @model_validator(mode="after")
+    def _reference_matches_answerable(self) -> GoldenItem:
+        # Raised as "field: problem" (load_golden prints it as the field errors above).
+        if self.answerable:
+            if self.reference is None:
+                raise ValueError("reference: missing")
+            if not self.reference_doc_ids:
+                raise ValueError("reference_doc_ids: List should have at least 1 item")
+        else:
+            given = [f for f in ("reference", "reference_doc_ids", "reference_contexts") if getattr(self, f)]
+            if given:
+                raise ValueError(f"{given[0]}: an unanswerable question (answerable: false) has none")
+        return self
+
+    def as_json(self) -> dict[str, object]:
+        """The line as written: `answerable` only when false, the reference fields only when true."""
+        data = self.model_dump()
+        if self.answerable:
+            del data["answerable"]
+        else:
+            for name in ("reference", "reference_doc_ids", "reference_contexts"):
+                del data[name]
+        return data
 
 
 def load_golden(path: Path) -> list[GoldenItem]:
@@ -99,10 +130,32 @@ def load_golden(path: Path) -> list[GoldenItem]:
     return items
 
 
+def load_golden_sets(path: Path) -> list[GoldenItem]:
+    """One golden set, or every `*.jsonl` in a folder (`eval/golden`: the shipped sets), in
+    file-name order; ids must be unique across the files."""
+    if not path.is_dir():
+        return load_golden(path)
+    files = sorted(path.glob("*.jsonl"))
+    if not files:
+        raise GoldenError(f"{path}: no golden sets (*.jsonl) in this folder")
+    items: list[GoldenItem] = []
+    seen: dict[str, Path] = {}
+    for file in files:
+        for item in load_golden(file):
+            if item.id in seen:
+                raise GoldenError(f"{file}: id {item.id!r} is already used in {seen[item.id]}")
+            seen[item.id] = file
+            items.append(item)
+    return items
+
+
 def _problems(error: ValidationError) -> str:
     problems = []
     for issue in error.errors():
         where = ".".join(str(p) for p in issue["loc"]) or "(line)"
+        if issue["type"] == "value_error" and not issue["loc"]:  # the item's own check: "field: ..."
+            problems.append(str(issue.get("ctx", {}).get("error", issue["msg"])))
+            continue
         if issue["type"] == "extra_forbidden":
             message = f"unknown key (expected: {', '.join(GoldenItem.model_fields)})"
         elif issue["type"] == "missing":
@@ -115,7 +168,7 @@ def _problems(error: ValidationError) -> str:
 
 def write_golden(path: Path, items: Sequence[GoldenItem]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(item.model_dump(), ensure_ascii=False) for item in items]
+    lines = [json.dumps(item.as_json(), ensure_ascii=False) for item in items]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 

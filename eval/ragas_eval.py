@@ -8,12 +8,19 @@ Metrics (see eval.eval_report.Scores):
   recall@k equals the id-based recall: a cross-check that the RAGAS wiring is right.
 - Retrieval on texts: RAGAS NonLLMContextRecall, for rows with reference contexts (the
   golden set's reference passages: the chunk of the reference document that holds the answer).
-- Answer vs reference: RAGAS RougeScore (ROUGE-L F1) and NonLLMStringSimilarity (Levenshtein).
-- With a judge: RAGAS Faithfulness and AnswerRelevancy (ResponseRelevancy in the old API).
+- Answer vs reference: SQuAD token F1 and numbers recall (eval.answer_metrics, ours), RAGAS
+  RougeScore (ROUGE-L F1) and NonLLMStringSimilarity (Levenshtein).
+- With a judge: RAGAS AnswerCorrectness (the answer's statements vs the reference's, with the
+  embedding model's similarity when embeddings are given), Faithfulness and AnswerRelevancy
+  (ResponseRelevancy in the old API).
+- Abstention both ways (EvalReport.abstention): golden questions marked unanswerable that were
+  answered, answerable ones that were abstained on.
 
 Abstentions: counted (`EvalReport.abstention_rate`). Against a reference they score 0 (the
-golden question is answerable, so abstaining is a miss); the judge metrics skip them (an
-abstention states nothing to check, and its relevancy says nothing about answer quality).
+golden question is answerable, so abstaining is a miss; answer correctness too); faithfulness
+and relevancy skip them (an abstention states nothing to check, and its relevancy says
+nothing about answer quality). Unanswerable golden questions have no reference: only the
+abstention count applies to them.
 Citation markers `[n]` are removed before answers are compared or judged.
 
 RAGAS itself loads only when rows are scored (eval.ragas_metrics, eval.judge).
@@ -92,7 +99,7 @@ def evaluate_rows(
     failures = sum(len(r.errors) for r in results)
     if failures:
         notes.append(f"the judge failed on {failures} metric(s) of some rows: see each row's errors")
-    if any(not r.reference for r in rows):
+    if any(not r.reference and r.answerable is not False for r in rows):
         notes.append("rows without a reference: only the metrics that need none")
     return EvalReport(
         rows=tuple(results),
@@ -148,6 +155,7 @@ def golden_row(item: GoldenItem, answer: Answer) -> EvalRow:
         reference=item.reference,
         reference_doc_ids=tuple(item.reference_doc_ids),
         reference_contexts=tuple(item.reference_contexts),
+        answerable=item.answerable,
     )
 
 

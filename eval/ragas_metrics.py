@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ragas.dataset_schema import SingleTurnSample
 from ragas.metrics.collections import (
+    AnswerCorrectness,
     AnswerRelevancy,
     Faithfulness,
     NonLLMStringSimilarity,
@@ -34,6 +35,7 @@ with warnings.catch_warnings():  # "use ragas.metrics.collections": these three 
     warnings.simplefilter("ignore", DeprecationWarning)
     from ragas.metrics import IDBasedContextPrecision, IDBasedContextRecall, NonLLMContextRecall
 
+from eval.answer_metrics import score_answer
 from eval.eval_report import EvalRow, RowResult, Scores, clean
 from eval.judge import is_fatal
 from eval.ragas_eval import JudgeError, normalise, recall_at_k, reciprocal_rank
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from ragas.llms.base import InstructorBaseRagasLLM
 
 T = TypeVar("T")
-JUDGED_AT_ONCE = 4  # rows whose judge calls run concurrently (each makes 2 + 3 calls)
+JUDGED_AT_ONCE = 4  # rows whose judge calls run concurrently (each makes 2 + 3 + 3 calls)
 Progress = Callable[[int, int], None]
 
 
@@ -61,6 +63,14 @@ class RowScorer:
         self.rouge = RougeScore(rouge_type="rougeL", mode="fmeasure")
         self.similarity = NonLLMStringSimilarity()
         self.faithfulness = Faithfulness(llm=judge) if judge is not None else None
+        # RAGAS's default weights (facts 0.75, meaning 0.25) need embeddings; without them, facts only.
+        self.correctness = (
+            None
+            if judge is None
+            else AnswerCorrectness(llm=judge, embeddings=embeddings)
+            if embeddings is not None
+            else AnswerCorrectness(llm=judge, weights=[1.0, 0.0])
+        )
         self.relevancy = (
             AnswerRelevancy(llm=judge, embeddings=embeddings)
             if judge is not None and embeddings is not None
@@ -77,6 +87,8 @@ class RowScorer:
             async with self._judging:
                 judged, errors = await self._judged(row)
             values.update(judged)
+        elif row.reference and self.correctness is not None:
+            values["answer_correctness"] = 0.0  # an answerable question left unanswered
         return RowResult(row, Scores(**values), errors)
 
     async def _retrieval(self, row: EvalRow) -> dict[str, float | None]:
@@ -107,14 +119,20 @@ class RowScorer:
     async def _against_reference(self, row: EvalRow) -> dict[str, float | None]:
         if not row.reference:
             return {}
+        ours = score_answer(row.answer, row.reference, row.answered)
+        out = {"token_f1": ours.token_f1, "numbers_recall": ours.numbers_recall}
         if not row.answered:
             # The golden question is answerable from documents the channel sees, so an
             # abstention (or failure) is a miss; leaving it out would reward abstaining.
-            return {"rouge_score": 0.0, "non_llm_string_similarity": 0.0}
+            return {**out, "rouge_score": 0.0, "non_llm_string_similarity": 0.0}
         answer, reference = normalise(row.answer), normalise(row.reference)
         rouge = await self.rouge.ascore(reference=reference, response=answer)
         similarity = await self.similarity.ascore(reference=reference, response=answer)
-        return {"rouge_score": clean(rouge.value), "non_llm_string_similarity": clean(similarity.value)}
+        return {
+            **out,
+            "rouge_score": clean(rouge.value),
+            "non_llm_string_similarity": clean(similarity.value),
+        }
 
     async def _judged(self, row: EvalRow) -> tuple[dict[str, float | None], dict[str, str]]:
         values: dict[str, float | None] = {}
@@ -126,6 +144,14 @@ class RowScorer:
             contexts = list(row.retrieved_contexts)
             calls.append(
                 ("faithfulness", lambda: metric.ascore(row.question, answer, retrieved_contexts=contexts))
+            )
+        if self.correctness is not None and row.reference:
+            correctness, reference = self.correctness, normalise(row.reference)
+            calls.append(
+                (
+                    "answer_correctness",
+                    lambda: correctness.ascore(user_input=row.question, response=answer, reference=reference),
+                )
             )
         if self.relevancy is not None:
             relevancy = self.relevancy

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from bot.settings import load_file_config
 from bot.store.interactions import InteractionLog, PassageRecord
 from bot.types import VoteSource, VoteValue
-from eval.golden import GoldenError, GoldenItem, golden_from_log, load_golden, write_golden
+from eval.golden import GoldenError, GoldenItem, golden_from_log, load_golden, load_golden_sets, write_golden
+from knowledge.loaders import DocumentDefaults, LoaderSettings, load_file
+from tests.conftest import REPO
 from tests.records import make_record
 
 GOOD = {
@@ -58,6 +61,129 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path, second_line: objec
     with pytest.raises(GoldenError) as caught:
         load_golden(path)
     assert str(caught.value).startswith(str(path)) and problem in str(caught.value)
+
+
+UNANSWERABLE = {
+    "id": "u1",
+    "question": "What is on the canteen menu?",
+    "channel": "C0ENG",
+    "answerable": False,
+}
+
+
+def test_an_unanswerable_question_has_no_reference(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "golden.jsonl", GOOD, UNANSWERABLE)
+    good, unanswerable = load_golden(path)
+    assert good.answerable and good.reference == "20 weeks."
+    assert not unanswerable.answerable and unanswerable.reference is None
+    assert unanswerable.reference_doc_ids == [] and unanswerable.reference_contexts == []
+    write_golden(tmp_path / "again.jsonl", [good, unanswerable])  # written as it was read
+    lines = (tmp_path / "again.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [{**GOOD, "reference_contexts": []}, UNANSWERABLE]
+
+
+@pytest.mark.parametrize(
+    ("second_line", "problem"),
+    [
+        (
+            {**UNANSWERABLE, "reference": "Pasta."},
+            ":2: reference: an unanswerable question (answerable: false)",
+        ),
+        ({**UNANSWERABLE, "reference_doc_ids": ["menu"]}, ":2: reference_doc_ids: an unanswerable question"),
+        ({**GOOD, "id": "q2", "answerable": True, "reference_doc_ids": []}, ":2: reference_doc_ids: List"),
+        ({**UNANSWERABLE, "answerable": "perhaps"}, ":2: answerable: Input should be a valid boolean"),
+    ],
+)
+def test_answerable_and_reference_must_agree(tmp_path: Path, second_line: object, problem: str) -> None:
+    path = write_lines(tmp_path / "golden.jsonl", GOOD, second_line)
+    with pytest.raises(GoldenError) as caught:
+        load_golden(path)
+    assert str(caught.value).startswith(str(path)) and problem in str(caught.value)
+
+
+def test_a_folder_is_every_golden_set_in_it(tmp_path: Path) -> None:
+    write_lines(tmp_path / "b.jsonl", UNANSWERABLE)
+    write_lines(tmp_path / "a.jsonl", GOOD)
+    (tmp_path / "notes.txt").write_text("not a golden set")
+    assert [i.id for i in load_golden_sets(tmp_path)] == ["q1", "u1"]
+    write_lines(tmp_path / "c.jsonl", {**GOOD, "question": "Again?"})
+    with pytest.raises(GoldenError, match=r"c.jsonl: id 'q1' is already used in .*a.jsonl"):
+        load_golden_sets(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GoldenError, match="no golden sets"):
+        load_golden_sets(tmp_path / "empty")
+
+
+# -- the shipped golden sets (eval/golden) ------------------------------------------------
+
+SHIPPED = REPO / "eval" / "golden"
+# The word that makes each off-topic question off-topic: none of the samples has it (the policy-qa
+# PDFs were checked when the set was written; parsing them takes too long for a test).
+OFF_TOPIC_WORDS = {
+    "off-topic-1": "espresso",
+    "off-topic-2": "ticker",
+    "off-topic-3": "chef",
+    "off-topic-4": "emoji",
+    "off-topic-5": "greenland",
+    "off-topic-6": "podcast",
+    "off-topic-7": "tennis",
+    "off-topic-8": "aquarium",
+    "off-topic-9": "font",
+    "off-topic-10": "spotify",
+    "off-topic-11": "barbecue",
+    "off-topic-12": "kayak",
+    "off-topic-13": "karaoke",
+    "off-topic-14": "sauna",
+    "off-topic-15": "lanyard",
+    "off-topic-16": "moon",
+    "off-topic-17": "chess",
+    "off-topic-18": "streaming",
+}
+
+
+def sample_audiences() -> dict[str, set[str]]:
+    """doc id -> the access groups its front matter (or the default, everyone) gives it."""
+    audiences: dict[str, set[str]] = {}
+    for path in sorted((REPO / "samples" / "policies").iterdir()):
+        doc = load_file(path, DocumentDefaults(audience=("everyone",)), LoaderSettings())
+        audiences.setdefault(doc.doc_id, set()).update(doc.audience)
+    return audiences
+
+
+def test_the_shipped_sets_cover_samples_policy_qa_and_off_topic_questions() -> None:
+    items = load_golden_sets(SHIPPED)  # ids unique across the files
+    by_file = {path.stem: load_golden(path) for path in sorted(SHIPPED.glob("*.jsonl"))}
+    assert set(by_file) == {"samples", "policy-qa", "off-topic"}
+    assert len(items) == sum(map(len, by_file.values()))
+    assert len(by_file["policy-qa"]) == 40 and all(i.answerable for i in by_file["policy-qa"])
+    assert 15 <= len(by_file["off-topic"]) <= 20 and not any(i.answerable for i in by_file["off-topic"])
+    answerable = [i for i in by_file["samples"] if i.answerable]
+    assert 10 <= len(answerable) <= 15
+
+
+def test_each_samples_question_is_asked_where_its_document_may_be_read() -> None:
+    groups = load_file_config(REPO / "config" / "sample.yaml").access.groups
+    audiences = sample_audiences()
+
+    def visible(doc_id: str, channel: str) -> bool:
+        return any(channel in groups[g] or "*" in groups[g] for g in audiences[doc_id])
+
+    items = load_golden(SHIPPED / "samples.jsonl")
+    answers = {i.question: i.reference_doc_ids for i in items if i.answerable}
+    for item in items:
+        if item.answerable:
+            assert all(visible(d, item.channel) for d in item.reference_doc_ids), item.id
+        else:  # a question some sample answers, asked where that sample may not be read
+            assert not any(visible(d, item.channel) for d in answers[item.question]), item.id
+
+
+def test_no_sample_answers_an_off_topic_question() -> None:
+    text = " ".join(p.read_text().lower() for p in (REPO / "samples" / "policies").iterdir())
+    items = load_golden(SHIPPED / "off-topic.jsonl")
+    assert {i.id for i in items} == set(OFF_TOPIC_WORDS)
+    for item in items:
+        word = OFF_TOPIC_WORDS[item.id]
+        assert word in item.question.lower() and word not in text, item.id
 
 
 def test_an_empty_or_missing_file_is_refused(tmp_path: Path) -> None:
@@ -171,6 +297,7 @@ def test_golden_from_the_log_leaves_out_private_conversations_and_scrubs_persona
     )
     assert found.private == 3 and [i.question for i in found.items] == ["Who signs off carer leave?"]
     [item] = found.items
+    assert item.reference is not None
     assert "Priya" not in item.reference and "7946" not in item.reference and found.scrubbed >= 2
     assert found.restricted == 0  # only what the answer cites counts, and it cites an open document
     # Without the private scopes (a caller that wants every conversation), all four are kept.

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.answering.claude import ClaudeSettings
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.followups import HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.settings import DigestSettings, load_file_config
 from bot.store.database import create_db_engine, default_url, migrate
@@ -39,6 +40,7 @@ from tests.cli_runner import cli
 from tests.conftest import POLICY_QA, REPO
 from tests.fakes.anthropic_api import JSON, FakeAnthropic, RagasJudge, Reply
 from tests.records import make_record
+from tests.test_eval_judge import classify_by_words
 
 pytestmark = pytest.mark.weaviate
 
@@ -76,7 +78,7 @@ def bot(policy_kb: WeaviateKnowledgeBase, tmp_path: Path) -> SupportBot:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'log.db'}")
     migrate(engine)
     settings = AnswerSettings()
-    extractive = ExtractiveAnswerer(settings.extractive)
+    extractive = ExtractiveAnswerer(settings.extractive, policy_kb.embed)
     return SupportBot(
         policy_kb, extractive, extractive, HeuristicRewriter(), InteractionLog(engine), settings
     )
@@ -147,7 +149,11 @@ def fake() -> Iterator[FakeAnthropic]:
 
 
 def bot_answers(body: JSON) -> Reply:
-    """The bot's own Claude call (`submit_answer`): one sentence the passages hold, one they don't."""
+    """The bot's own Claude call (`submit_answer`): one sentence the passages hold, one they don't;
+    and RAGAS answer correctness's classification of statements (test_eval_judge.classify_by_words)."""
+    classified = classify_by_words(body)
+    if classified is not None:
+        return classified
     answer = "Risks are assessed on likelihood and impact [1]. The moon is made of cheese [1]."
     return Reply.tool("submit_answer", {"answer": answer, "abstained": False})
 
@@ -177,6 +183,10 @@ def test_eval_command_with_claude_as_judge(
     assert metrics["recall_at_k"]["mean"] == 1.0 and metrics["non_llm_context_recall"]["rows"] == 5
     assert metrics["faithfulness"]["mean"] == 0.5 and metrics["faithfulness"]["rows"] == 5  # 1 of 2, each row
     assert metrics["answer_relevancy"]["rows"] == 5 and 0 <= metrics["answer_relevancy"]["mean"] <= 1
+    # Answer correctness: the moon sentence is a false positive on every row, so the facts score
+    # (0.75 of it) stays below 1; no judge needed for token F1 and numbers recall.
+    assert metrics["answer_correctness"]["rows"] == 5 and 0 < metrics["answer_correctness"]["mean"] < 1
+    assert metrics["token_f1"]["rows"] == 5 and 0 < metrics["token_f1"]["mean"] < 1
     row = report["rows"][0]
     assert row["reference_doc_ids"] == ["risk-management-policy"] and row["channel"] == "C0CONSOLE"
     assert row["retrieved_doc_ids"][0] == "risk-management-policy" and row["errors"] == {}
@@ -186,6 +196,7 @@ def test_eval_command_with_claude_as_judge(
     assert f"Wrote {out}" in result.stdout
     tools = [r.json["tool_choice"]["name"] for r in fake.requests]
     assert tools.count("submit_answer") == 5 and tools.count("AnswerRelevanceOutput") == 15
+    assert tools.count("ClassificationWithReason") == 5
     assert all("temperature" not in r.json and "top_p" not in r.json for r in fake.requests)
     # The run recorded nothing in the bot's log (the data directory's database).
     engine = create_db_engine(default_url(Path(env["SUPPORTBOT_DATA_DIR"])))
