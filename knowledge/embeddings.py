@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.embeddings.fastembed import FastEmbedEmbedding
 from pydantic import BaseModel, ConfigDict, Field
+from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +58,51 @@ def load_embedding_model(settings: EmbeddingSettings) -> BaseEmbedding:
             f"could not load embedding model {settings.model_name} ({err}); without access to "
             "the model hub, set EMBED_MODEL_PATH to a local model folder"
         ) from err
+
+
+@dataclass(frozen=True)
+class EmbeddingWindow:
+    """The embedding model's own tokenizer (word pieces) and how many tokens it embeds.
+
+    Text past `max_tokens` (special tokens included) is cut off by the model: chunks are
+    sized with this so that nothing a chunk says is left out of its vector.
+    """
+
+    tokenizer: Tokenizer  # without truncation or padding: it counts, it never cuts
+    max_tokens: int
+    special_tokens: int
+
+    @property
+    def budget(self) -> int:
+        """Tokens of text (title, section and body) one vector can hold."""
+        return self.max_tokens - self.special_tokens
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def pieces(self, text: str) -> list[int]:
+        """Token ids; LlamaIndex's splitters take any callable returning a sized sequence."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def embedding_window(embed_model: BaseEmbedding) -> EmbeddingWindow | None:
+    """The window of a fastembed model, read from the tokenizer fastembed itself runs
+    (its truncation length is the model's limit); None for another kind of model."""
+    runner = getattr(getattr(embed_model, "_model", None), "model", None)
+    loaded = getattr(runner, "tokenizer", None)
+    if not isinstance(loaded, Tokenizer) or not loaded.truncation:
+        return None
+    counter = Tokenizer.from_str(loaded.to_str())
+    counter.no_truncation()
+    counter.no_padding()
+    specials = counter.post_processor.num_special_tokens_to_add(False) if counter.post_processor else 0
+    return EmbeddingWindow(counter, int(loaded.truncation["max_length"]), specials)
+
+
+def load_window(tokenizer_json: Path, max_tokens: int) -> EmbeddingWindow:
+    """A window from a model folder's tokenizer.json (tests and tools without a loaded model)."""
+    counter = Tokenizer.from_file(str(tokenizer_json))
+    counter.no_truncation()
+    counter.no_padding()
+    specials = counter.post_processor.num_special_tokens_to_add(False) if counter.post_processor else 0
+    return EmbeddingWindow(counter, max_tokens, specials)

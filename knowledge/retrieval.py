@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import NodeWithScore
@@ -16,6 +18,11 @@ class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="Vector weight: 0 = BM25 only, 1 = vectors only.")
+    fusion: Literal["relative_score", "ranked"] = Field(
+        "relative_score",
+        description="How hybrid search merges its BM25 and vector lists: by min-max normalised scores "
+        "(relative_score, Weaviate's default) or by rank alone (ranked).",
+    )
     top_k: int = Field(5, ge=1, le=100, description="Passages returned per question.")
     score_floor: float | None = Field(
         None, ge=0.0, description="Drop passages scoring below this (unset keeps all top-k)."
@@ -58,7 +65,7 @@ class Retriever:
             similarity_top_k=top_k or self.settings.top_k,
             vector_store_query_mode=VectorStoreQueryMode.HYBRID,
             alpha=self.settings.alpha if alpha is None else alpha,
-            vector_store_kwargs={"scope": scope},
+            vector_store_kwargs={"scope": scope, "fusion": self.settings.fusion},
         )
         passages = [to_passage(hit) for hit in retriever.retrieve(question)]
         floor = self.settings.score_floor

@@ -29,7 +29,7 @@ from llama_index.vector_stores.weaviate import WeaviateVectorStore
 from llama_index.vector_stores.weaviate.base import _to_weaviate_filter
 from llama_index.vector_stores.weaviate.utils import get_data_object
 from pydantic import PrivateAttr
-from weaviate.classes.query import Filter, MetadataQuery
+from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 
 from knowledge.access import acl_filter
 from knowledge.connection import CollectionHandles, collection_handles
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 _INSERT_BATCH = 256
 DEFAULT_ALPHA = 0.5
+FUSIONS = {"relative_score": HybridFusion.RELATIVE_SCORE, "ranked": HybridFusion.RANKED}
 
 
 class AccessScopeRequired(TypeError):
@@ -51,7 +52,8 @@ class IndexWriteError(RuntimeError):
 
 
 class ScopedWeaviateVectorStore(WeaviateVectorStore):
-    """Pass `scope=AccessScope` to every query (retrievers: `vector_store_kwargs`).
+    """Pass `scope=AccessScope` to every query (retrievers: `vector_store_kwargs`), and
+    optionally `fusion=` ("relative_score", Weaviate's default, or "ranked") for hybrid queries.
 
     `collections`: the handles (with consistency levels) for `index_name`; default, the
     server's own levels.
@@ -69,6 +71,7 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
         scope = kwargs.pop("scope", None)
         if not isinstance(scope, AccessScope):
             raise AccessScopeRequired("every knowledge query needs an AccessScope (scope=...)")
+        fusion = FUSIONS[kwargs.pop("fusion", "relative_score")]
         if kwargs:
             raise TypeError(f"unsupported query arguments: {', '.join(sorted(kwargs))}")
         if scope.is_empty:
@@ -103,6 +106,7 @@ class ScopedWeaviateVectorStore(WeaviateVectorStore):
                 query=query.query_str or "",
                 vector=query.query_embedding,
                 alpha=alpha,
+                fusion_type=fusion,
                 query_properties=SEARCHABLE_PROPERTIES,
                 **common,
             )
