@@ -15,7 +15,7 @@ endif
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: run test lint bench bench-answers weaviate setup postgres test-tools
+.PHONY: run test lint bench bench-answers bench-quality weaviate setup postgres test-tools
 
 setup: .venv/.synced weaviate
 
@@ -66,6 +66,8 @@ lint: .venv/.synced
 bench: setup postgres
 	$(PY) -m bench.retrieval_bench
 	$(PY) -m bench.answer_bench
+	$(PY) -m bench.answer_quality
+	$(PY) -m bench.mtrag_retrieval
 	$(PY) -m bench.slack_bench
 	$(PY) -m bench.export_bench
 	$(PY) -m bench.replicas_bench
@@ -73,3 +75,7 @@ bench: setup postgres
 
 bench-answers: setup
 	$(PY) -m bench.answer_bench
+
+# Answer quality on the 957 policy-qa questions and off-topic ones, before (commit 5289190) and after.
+bench-quality: setup
+	$(PY) -m bench.answer_quality
