@@ -413,7 +413,8 @@ def print_table(before: dict[str, Any] | None, after: dict[str, Any], before_lab
     print()
     print(f"Answer quality, extractive, no key, channel {CHANNEL}: {after['questions']} policy-qa questions")
     print(
-        f"({after['questions_with_numbers']} with numbers in the reference), {after['off_topic']} off-topic"
+        f"({after['questions_with_reference']} with a reference answer, {after['questions_with_numbers']}"
+        f" with numbers in it) and {after['off_topic']} off-topic questions"
     )
     print(f"  {'figure':<46}{'before':>12}{'after':>12}{'target':>12}  after")
     print(f"  {'':<46}{before_label:>12}{'tree':>12}")
