@@ -39,7 +39,8 @@ from adapters.feedback_cli import add_commands as add_feedback_commands  # noqa:
 from adapters.notices_cli import add_commands as add_notice_commands  # noqa: E402
 from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter  # noqa: E402
+from bot.answering.extractive import ExtractiveAnswerer  # noqa: E402
+from bot.answering.followups import HeuristicRewriter  # noqa: E402
 from bot.core import SupportBot  # noqa: E402
 from bot.settings import ConfigError, Settings, load_settings  # noqa: E402
 from bot.store.conversations import ConversationStore  # noqa: E402
@@ -336,7 +337,7 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
         log = InteractionLog(engine, spool=settings.data_dir / "unrecorded-interactions.jsonl")
         log.replay_spool()
         answers = settings.file.answers
-        extractive = ExtractiveAnswerer(answers.extractive)
+        extractive = ExtractiveAnswerer(answers.extractive, kb.embed, answers.source_priority)
         heuristic = HeuristicRewriter()
         answerer: Answerer = extractive
         rewriter: QuestionRewriter = heuristic
@@ -344,7 +345,7 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
             client = make_client(
                 settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url, answers.claude
             )
-            answerer = ClaudeAnswerer(client, answers.claude)
+            answerer = ClaudeAnswerer(client, answers.claude, answers.source_priority)
             rewriter = ClaudeRewriter(client, answers.claude, heuristic)
         logger.info("answering with %s; log at %s", answerer.name, safe_url(engine))
         yield SupportBot(kb, answerer, extractive, rewriter, log, answers, ConversationStore(engine))
@@ -376,7 +377,7 @@ def configure_logging(log_format: str, verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one dispatch (issue 20 splits it)
     args = build_parser().parse_args(argv)
     configure_logging("text", args.verbose)
     if not args.verbose:

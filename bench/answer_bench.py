@@ -5,7 +5,7 @@ In one run against a fresh embedded Weaviate and a SQLite interaction log it mea
    the extractive answerer and with ClaudeAnswerer against a fake Anthropic API that replies at once
    (SDK, HTTP, parsing and recording counted), against `kb.retrieve` alone on the same questions
    (target: p95 overhead < 150 ms), plus the answerer and `log.record` steps timed directly;
-2. extractive abstention calibration over `min_support`: answer rate and gold-document citation on
+2. extractive abstention calibration over `min_confidence`: answer rate and gold-document citation on
    the policy-qa questions, abstention on off-topic questions and on the policy-qa questions asked
    from a channel that cannot see the gold document (which must never be cited there).
 Prints tables with PASS/MISS per target and one JSON summary line last; also writes bench/results/.
@@ -39,7 +39,8 @@ from bench.retrieval_bench import (
 from bot.answering.base import Draft
 from bot.answering.citations import resolve_citations
 from bot.answering.claude import ClaudeAnswerer, make_client
-from bot.answering.extractive import ExtractiveAnswerer, ExtractiveSettings, HeuristicRewriter
+from bot.answering.extractive import ExtractiveAnswerer, ExtractiveSettings
+from bot.answering.followups import HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot, interaction_record
 from bot.store.database import create_db_engine, default_url, migrate
 from bot.store.interactions import InteractionLog, InteractionRecord
@@ -54,7 +55,7 @@ from tests.fakes.anthropic_api import FakeAnthropic, Reply
 T = TypeVar("T")
 LATENCY_QUESTIONS, WARMUP = 300, 20
 OVERHEAD_TARGET_MS = 150.0
-SUPPORTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+CONFIDENCES = (0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def only(group: str) -> str:
@@ -185,12 +186,12 @@ def bench_calibration(
         "   answered citing the gold document (of answered; of all), abstained off-topic, abstained under ACL,"
     )
     print("   citing the gold document under ACL (must be 0)")
-    head = ("min_support", "answered", "gold|ans", "gold cited", "off-topic abst", "ACL abst", "ACL gold")
+    head = ("min_confidence", "answered", "gold|ans", "gold cited", "off-topic abst", "ACL abst", "ACL gold")
     print("  " + "".join(f"{h:>15}" for h in head))
     out: dict[str, dict[str, float]] = {}
     ok = leaked == 0
-    for support in SUPPORTS:
-        answerer = ExtractiveAnswerer(ExtractiveSettings(min_support=support))
+    for support in CONFIDENCES:
+        answerer = ExtractiveAnswerer(ExtractiveSettings(min_confidence=support), kb.embed)
         cited = [(q.gold, outcome(answerer, q.text, passages)) for q, passages in policy]
         answered = [(gold, docs) for gold, docs in cited if docs is not None]
         acl_cited = [(q.gold, outcome(answerer, q.text, passages)) for q, passages in acl]
@@ -241,7 +242,7 @@ def main() -> None:
         log = InteractionLog(engine, spool=Path(tmp) / "unrecorded-interactions.jsonl")
         fake.responder = instant_answer
         client = make_client("bench-key", fake.base_url, answers.claude)
-        extractive, rewriter = ExtractiveAnswerer(answers.extractive), HeuristicRewriter()
+        extractive, rewriter = ExtractiveAnswerer(answers.extractive, kb.embed), HeuristicRewriter()
         bots = {
             "extractive": SupportBot(kb, extractive, extractive, rewriter, log, answers),
             "claude": SupportBot(
@@ -258,7 +259,7 @@ def main() -> None:
         "latency": {k: round(v, 3) for k, v in latency.items()},
         "outcomes": kinds,
         "calibration": {m: {k: round(v, 4) for k, v in row.items()} for m, row in calibration.items()},
-        "current_min_support": answers.extractive.min_support,
+        "current_min_confidence": answers.extractive.min_confidence,
         "targets": dict(overhead=verdict(ok_latency), acl=verdict(ok_acl)),
         "runtime_s": round(time.perf_counter() - started, 1),
     }

@@ -32,7 +32,8 @@ from adapters.http_server import build_web_app
 from adapters.slack import build_slack_app
 from adapters.slack.listeners import APOLOGY, SlackFrontEnd
 from bench.retrieval_bench import REPO, embed_model_path, pct, verdict, write_results
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.followups import HeuristicRewriter
 from bot.core import SupportBot
 from bot.desk import KnowledgeDesk
 from bot.settings import SlackSettings, load_file_config
@@ -248,7 +249,10 @@ def main() -> None:
         engine = create_db_engine(default_url(Path(tmp)))
         migrate(engine)
         log = InteractionLog(engine, spool=Path(tmp) / "unrecorded-interactions.jsonl")
-        extractive, conversations = ExtractiveAnswerer(config.answers.extractive), ConversationStore(engine)
+        extractive, conversations = (
+            ExtractiveAnswerer(config.answers.extractive, kb.embed),
+            ConversationStore(engine),
+        )
         bot = SupportBot(kb, extractive, extractive, HeuristicRewriter(), log, config.answers, conversations)
         front = SlackFrontEnd(
             bot, conversations, SlackSettings(), KnowledgeDesk(kb, config.ingest, kb.settings.loader)

@@ -21,6 +21,7 @@ from bot.answering.base import Answerer, AnswererError, Draft, QuestionRewriter
 from bot.answering.citations import resolve_citations
 from bot.answering.claude import ClaudeSettings
 from bot.answering.extractive import ExtractiveAnswerer, ExtractiveSettings
+from bot.answering.hygiene import searchable_question
 from bot.answering.prompts import PROMPT_VERSION, SYSTEM_PROMPT, render_user_message
 from bot.store.conversations import ConversationStore
 from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
@@ -42,6 +43,11 @@ class AnswerSettings(BaseModel):
     )
     max_question_chars: int = Field(2000, ge=50, description="Longer questions are refused politely.")
     history_turns: int = Field(6, ge=0, le=50, description="Earlier turns of a thread used for follow-ups.")
+    source_priority: dict[str, int] = Field(
+        default_factory=dict,
+        description="Document ids or access groups ranked against each other (higher first) "
+        "when sources differ; unlisted ones rank 0.",
+    )
 
 
 RETRIEVAL_FAILED = "Sorry, I couldn't search the documents just now (the search service did not respond); please try again in a minute."
@@ -120,7 +126,8 @@ class SupportBot:
             return Answer(message, AnswerKind.FAILED, latency_ms=_since(started))
         scope = self.kb.scope_for(question.channel)
         history = self._history(question)
-        rewritten = self.rewriter.rewrite(text, history) if history else text
+        searched = searchable_question(text)  # the log keeps `text`, as asked
+        rewritten = self.rewriter.rewrite(searched, history) if history else searched
         try:
             with metrics.RETRIEVAL_SECONDS.time():
                 passages = self.kb.retrieve(rewritten, scope)

@@ -11,8 +11,9 @@ import pytest
 import weaviate
 
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, ClaudeSettings, make_client
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
-from bot.answering.prompts import SYSTEM_PROMPT
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.followups import HeuristicRewriter
+from bot.answering.prompts import PROMPT_VERSION, SYSTEM_PROMPT
 from bot.core import RETRIEVAL_FAILED, AnswerSettings, SupportBot
 from bot.settings import load_file_config
 from bot.store.conversations import ConversationStore
@@ -69,7 +70,7 @@ def make_bot(kb: WeaviateKnowledgeBase, fake: FakeAnthropic, log: InteractionLog
         settings = AnswerSettings(
             claude=ClaudeSettings(**{"max_retries": 0, "timeout_s": 5, **claude_settings})
         )
-        extractive = ExtractiveAnswerer(settings.extractive)
+        extractive = ExtractiveAnswerer(settings.extractive, kb.embed)
         heuristic = HeuristicRewriter()
         if not claude:
             return SupportBot(knowledge or kb, extractive, extractive, heuristic, log, settings)
@@ -124,7 +125,7 @@ def test_claude_answer_is_cited_renumbered_and_recorded(
         "T1",
     )
     assert stored.answer_text == answer.text and stored.answerer == "claude" and stored.kind == "generated"
-    assert stored.user_prompt == user and stored.prompt_version == 1
+    assert stored.user_prompt == user and stored.prompt_version == PROMPT_VERSION == 2
     assert [p.chunk_id for p in stored.passages] == [p.chunk_id for p in answer.passages]
     assert [p.citation_marker for p in stored.passages][:2] == [2, 1]
     assert {p.version for p in stored.passages if p.doc_id == "remote-work"} == {"2"}

@@ -8,7 +8,7 @@ between questions; a cache breakpoint on the system block lets Anthropic reuse t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import anthropic
@@ -81,12 +81,18 @@ def _describe(error: anthropic.APIError) -> str:
 class ClaudeAnswerer:
     name = "claude"
 
-    def __init__(self, client: anthropic.Anthropic, settings: ClaudeSettings) -> None:
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        settings: ClaudeSettings,
+        source_priority: Mapping[str, int] | None = None,
+    ) -> None:
         self._client = client
         self.settings = settings
+        self._priority = dict(source_priority or {})
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Draft:
-        user_prompt = render_user_message(question, passages)
+        user_prompt = render_user_message(question, passages, self._priority)
         try:
             reply = self._client.messages.create(
                 model=self.settings.model,

@@ -1,179 +1,257 @@
-"""Answers without a language model: the sentences of the passages that best support the question.
+"""Answers without a language model: the sentences or table rows that best answer the question.
 
-Used when no Anthropic key is set, and as the fallback when Claude fails. Support is
-measured as the weighted share of the question's content words (stemmed) that a passage
-contains; words that no passage contains weigh most, so a question about something the
-documents never mention scores low and the answerer abstains instead of quoting noise.
-Sentences are then picked greedily, each one adding question words not yet covered.
+Used when no Anthropic key is set, and as the fallback when Claude fails. Each sentence
+and table row of the retrieved passages (bot.answering.candidates) is scored by:
+- meaning: cosine similarity of the question and the unit (read under its heading) with
+  the index's own embedding model, so "bike" finds "bicycle";
+- lexical evidence: the weighted share of the question's content words the unit and its
+  heading contain (words rare among the units weigh most);
+- shape: whether the unit carries the kind of fact the question asks for (a duration for
+  "how long", money for "how much"...; bot.answering.question_types).
+The best unit's document answers, in one to three of its units. When another document
+states a different figure for the same thing, the answer says so and cites both. When
+no unit is close enough in meaning and words, the answerer abstains.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from nltk.stem import PorterStemmer
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answering.base import Draft
-from bot.answering.citations import neutralise_markers
+from bot.answering.candidates import Candidate, candidates
+from bot.answering.conflicts import differ, priority
 from bot.answering.prompts import SYSTEM_PROMPT, render_user_message
-from bot.types import AnswerKind, Turn
+from bot.answering.question_types import Wants, asks_for_figure, figures, fits, wants
+from bot.answering.terms import content_terms, question_terms
+from bot.types import AnswerKind
 from knowledge.types import Passage
+
+_CACHE_LIMIT = 50_000  # sentence vectors kept (about 75 MB at most)
+# How the evidence adds up (tuned on policy-qa and the benches' off-topic questions).
+WEIGHTS = {
+    "support": 0.35,  # lexical support, against meaning similarity at 1
+    "rank": 0.015,  # per retrieval rank of the unit's passage
+    "fit": 0.08,  # the unit carries the shape of fact asked for
+    "misfit": 0.05,  # ... or it does not
+    "sentence_gap": 0.06,  # a neighbouring sentence joins when it scores this close to the best
+    "row_gap": 0.12,  # another row of the same table joins when this close
+    "broad_gap": 0.1,  # for a broad question, any unit of the same document this close
+}
+_EMBED_WORDS = 40  # a unit's first words say what it is about; the model reads 256 word pieces at most
+
+
+def _clip(text: str) -> str:
+    words = text.split()
+    return text if len(words) <= _EMBED_WORDS else " ".join(words[:_EMBED_WORDS])
+
+
+_LAST_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)")
+Embed = Callable[[Sequence[str]], list[list[float]]]
 
 
 class ExtractiveSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # 0.4 on the policy-qa benchmark: 85% of real questions answered (98% of those cite the
-    # right document) while 92% of off-topic questions abstain; 0.5 answers only 68%.
-    min_support: float = Field(
-        0.4,
+    # 0.65 on policy-qa (957 questions) and the benches' 40 off-topic ones: 94% answered, every
+    # off-topic question abstains; 0.6 answers 96% but lets one off-topic question through.
+    min_confidence: float = Field(
+        0.65,
+        ge=0.0,
+        le=2.0,
+        description="Abstain when the best sentence's meaning similarity plus half its word support is below this.",
+    )
+    max_sentences: int = Field(3, ge=1, le=10, description="Sentences or table rows quoted at most.")
+    semantic_pool: int = Field(
+        16, ge=1, le=500, description="Sentences compared in meaning per question (the best by words first)."
+    )
+    max_chars: int = Field(600, ge=100, description="Length cap of an extracted answer.")
+    conflict_margin: float = Field(
+        0.12,
         ge=0.0,
         le=1.0,
-        description="Abstain when the best passage holds less than this weighted share of the question's words.",
+        description="Another document's differing figure is named when its sentence is this close in meaning "
+        "similarity to the best one...",
     )
-    max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted at most.")
-    max_chars: int = Field(700, ge=100, description="Length cap of an extracted answer.")
+    conflict_floor: float = Field(
+        0.5, ge=0.0, le=1.0, description="... and at least this similar to the question."
+    )
 
 
-# English function words plus question words: they say nothing about the topic.
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just me
-    more most my myself no nor not now of off on once only or other our ours ourselves out over own
-    same she should so some such than that the their theirs them themselves then there these they
-    this those through to too under until up very was we were what when where which while who whom
-    why will with would you your yours yourself yourselves may might must shall also get got
-    us let tell know please need want like many much long often within without per via there's what's i'm""".split()
-)
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*•]\s|\d{1,2}[.)]\s|\|)")
-_stemmer = PorterStemmer()
+@dataclass(frozen=True)
+class _Scored:
+    unit: Candidate
+    doc: str  # the document id of the unit's passage
+    meaning: float  # cosine similarity to the question
+    support: float  # weighted share of the question's words present
+    fits: bool  # carries the wanted shape of fact
+    score: float
 
-
-@lru_cache(maxsize=50_000)
-def _stem(word: str) -> str:
-    return _stemmer.stem(word)
-
-
-def content_terms(text: str) -> list[str]:
-    return [
-        _stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())
-    ]
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a chunk: wrapped lines are joined; headings, bullets and blank lines break."""
-    blocks: list[list[str]] = [[]]
-    for line in text.splitlines():
-        if not line.strip():
-            blocks.append([])
-            continue
-        if _BLOCK_START.match(line):
-            blocks.append([])
-            if line.lstrip().startswith("#"):
-                continue  # headings are in the citation already
-        blocks[-1].append(re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", "", line).strip())
-    sentences: list[str] = []
-    for block in blocks:
-        joined = " ".join(block).strip()
-        sentences.extend(s.strip() for s in _SENTENCE_END.split(joined) if len(s.split()) >= 3)
-    return sentences
-
-
-@dataclass
-class _Candidate:
-    rank: int  # passage index
-    position: int  # sentence index within the passage
-    text: str
-    terms: frozenset[str]
+    @property
+    def confidence(self) -> float:
+        return self.meaning + 0.5 * self.support
 
 
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, settings: ExtractiveSettings) -> None:
+    def __init__(
+        self, settings: ExtractiveSettings, embed: Embed, source_priority: Mapping[str, int] | None = None
+    ) -> None:
         self.settings = settings
+        self._embed = embed
+        self._priority = dict(source_priority or {})
+        # Sentences of popular passages come back question after question: embed them once.
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Draft:
-        user_prompt = render_user_message(question, passages)
-        wanted = set(content_terms(question))
-        # A chunk is read under its title and heading path; so are its words.
-        heading_terms = [set(content_terms(f"{p.section} {p.title}")) for p in passages]
-        passage_terms = [set(content_terms(p.text)) | heading_terms[i] for i, p in enumerate(passages)]
-        if not wanted or not passages:
-            return Draft("", AnswerKind.ABSTAINED, self.name, "", SYSTEM_PROMPT, user_prompt)
-        weights = {
-            t: math.log((len(passages) + 1) / (sum(t in pt for pt in passage_terms) + 0.5)) + 1.0
-            for t in wanted
-        }
-        total = sum(weights.values())
-        support = [sum(weights[t] for t in wanted & pt) / total for pt in passage_terms]
-        if max(support) < self.settings.min_support:
-            return Draft("", AnswerKind.ABSTAINED, self.name, "", SYSTEM_PROMPT, user_prompt)
-        candidates = [
-            _Candidate(
-                rank, pos, sentence, frozenset(set(content_terms(sentence)) | heading_terms[rank]) & wanted
-            )
-            for rank, p in enumerate(passages)
-            if support[rank] >= self.settings.min_support / 2
-            for pos, sentence in enumerate(split_sentences(neutralise_markers(p.text)))
-        ]
-        chosen = self._pick(candidates, weights, support)
-        if not chosen:
-            return Draft("", AnswerKind.ABSTAINED, self.name, "", SYSTEM_PROMPT, user_prompt)
-        chosen.sort(key=lambda c: (c.rank, c.position))
-        text = " ".join(f"{c.text} [{c.rank + 1}]" for c in chosen)
+        user_prompt = render_user_message(question, passages, self._priority)
+        abstain = Draft("", AnswerKind.ABSTAINED, self.name, "", SYSTEM_PROMPT, user_prompt)
+        units = candidates(passages)
+        wanted_terms = question_terms(question)
+        if not units or not wanted_terms:
+            return abstain
+        scored = self._score(question, wanted_terms, units, passages)
+        best = max(scored, key=lambda s: s.score)
+        if best.confidence < self.settings.min_confidence:
+            return abstain
+        wanted = wants(question)
+        rival = self._rival(best, scored, wanted)
+        if rival is not None:
+            text = self._differing(best, rival, passages)
+        else:
+            text = self._compose(best, scored, broad=wanted in (Wants.OTHER, Wants.YESNO))
         return Draft(text, AnswerKind.EXTRACTED, self.name, "", SYSTEM_PROMPT, user_prompt)
 
-    def _pick(
-        self, candidates: list[_Candidate], weights: dict[str, float], support: list[float]
-    ) -> list[_Candidate]:
-        covered: set[str] = set()
-        chosen: list[_Candidate] = []
-        length = 0
+    # -- scoring -------------------------------------------------------------------------
 
-        def gain(c: _Candidate) -> float:
-            new = sum(weights[t] for t in c.terms - covered)
-            # Prefer sentences from better-supported, higher-ranked passages on ties.
-            return new + 0.3 * support[c.rank] - 0.01 * c.rank
+    def _score(
+        self, question: str, wanted_terms: set[str], units: list[Candidate], passages: Sequence[Passage]
+    ) -> list[_Scored]:
+        # A unit is read under its document's title and its heading; so are its words.
+        unit_terms = [set(content_terms(f"{passages[u.rank].title} {u.context} {u.text}")) for u in units]
+        # The last sentence asked is the question proper ("I'm new here. How do I...?"), and in a
+        # follow-up searched with the thread's question before it, the part that is new.
+        last_sentence = _LAST_SENTENCE.split(question.strip())[-1]
+        last = question_terms(last_sentence)
+        weights = {
+            t: (math.log((len(units) + 1) / (sum(t in terms for terms in unit_terms) + 0.5)) + 1.0)
+            * (2.0 if t in last else 1.0)
+            for t in wanted_terms
+        }
+        total = sum(weights.values())
+        wanted = wants(question)
+        supports = [sum(weights[t] for t in wanted_terms & terms) / total for terms in unit_terms]
+        fitting = [fits(wanted, u.text) for u in units]
+        # Embedding is the cost (tens of ms per dozen sentences on a CPU): only the units with
+        # the most lexical evidence, in the best-ranked passages, are compared in meaning.
+        pool = sorted(
+            range(len(units)),
+            key=lambda i: -(supports[i] + 0.2 * fitting[i] - 0.05 * units[i].rank),
+        )[: self.settings.semantic_pool]
+        vectors = self._embed_all([question, last_sentence, *(_clip(units[i].embed_text) for i in pool)])
+        meanings = vectors[2:] @ vectors[0]
+        if last_sentence != question.strip():  # the part asked last counts as much as the whole
+            meanings = (meanings + vectors[2:] @ vectors[1]) / 2
+        out = []
+        for i, meaning in zip(pool, meanings, strict=True):
+            unit, support, fit = units[i], supports[i], fitting[i]
+            score = float(meaning) + WEIGHTS["support"] * support - WEIGHTS["rank"] * unit.rank
+            if wanted not in (Wants.YESNO, Wants.OTHER):
+                score += WEIGHTS["fit"] if fit else -WEIGHTS["misfit"]
+            out.append(_Scored(unit, passages[unit.rank].doc_id, float(meaning), support, fit, score))
+        return out
 
-        while candidates and len(chosen) < self.settings.max_sentences:
-            best = max(candidates, key=gain)
-            if not best.terms - covered or (chosen and length + len(best.text) > self.settings.max_chars):
+    def _embed_all(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            fresh = np.asarray(self._embed(missing), dtype=np.float32)
+            fresh /= np.maximum(np.linalg.norm(fresh, axis=1, keepdims=True), 1e-9)
+            with self._lock:
+                if len(self._vectors) + len(missing) > _CACHE_LIMIT:
+                    self._vectors.clear()
+                self._vectors.update(zip(missing, fresh, strict=True))
+                found = [self._vectors.get(t) for t in texts]
+            if any(v is None for v in found):  # cleared by another thread meanwhile
+                return np.asarray(self._embed(texts), dtype=np.float32)
+            return np.stack([v for v in found if v is not None])
+        return np.stack([self._vectors[t] for t in texts])
+
+    # -- composing -----------------------------------------------------------------------
+
+    def _compose(self, best: _Scored, scored: list[_Scored], broad: bool) -> str:
+        """The best unit, and up to two more of its document that add to it: a neighbouring
+        sentence or another row of its table that scores nearly as well, or, for a broad
+        question (what, how, why, whether), any of the document's units that does."""
+        chosen = [best]
+        length = len(best.unit.text)
+        others = [s for s in scored if s.doc == best.doc and s is not best]
+        for other in sorted(others, key=lambda s: -s.score):
+            if len(chosen) >= self.settings.max_sentences:
                 break
-            if len(best.text) > self.settings.max_chars:  # one run-on "sentence" (a table, a list)
-                best.text = best.text[: self.settings.max_chars].rsplit(" ", 1)[0] + " …"
-            chosen.append(best)
-            covered |= best.terms
-            length += len(best.text)
-            candidates.remove(best)
-        return chosen
+            same_passage = other.unit.rank == best.unit.rank
+            near = same_passage and abs(other.unit.position - best.unit.position) <= 1
+            same_table = same_passage and best.unit.is_row and other.unit.table == best.unit.table
+            if same_table:
+                gap = WEIGHTS["row_gap"]
+            elif near:
+                gap = WEIGHTS["sentence_gap"]
+            elif broad:
+                gap = WEIGHTS["broad_gap"]
+            else:
+                continue
+            if other.score < best.score - gap or length + len(other.unit.text) > self.settings.max_chars:
+                continue
+            chosen.append(other)
+            length += len(other.unit.text)
+        chosen.sort(key=lambda s: (s.unit.rank, s.unit.position))
+        parts: list[str] = []
+        for i, s in enumerate(chosen):
+            last = i + 1 == len(chosen) or chosen[i + 1].unit.rank != s.unit.rank
+            # Rows of one table are read under its heading once.
+            heading = i == 0 or chosen[i - 1].unit.context != s.unit.context
+            parts.append(self._shown(s.unit, heading) + (f" [{s.unit.rank + 1}]" if last else ""))
+        return " ".join(parts)
 
+    def _shown(self, unit: Candidate, heading: bool = True) -> str:
+        text = unit.text
+        if len(text) > self.settings.max_chars:  # one run-on "sentence" (a flattened list)
+            text = text[: self.settings.max_chars].rsplit(" ", 1)[0] + " …"
+        if unit.is_row:
+            if heading and unit.context and unit.context not in text:
+                text = f"{unit.context}: {text}"
+            text = text if text.endswith((".", "…")) else text + "."
+        return text
 
-class HeuristicRewriter:
-    """Without a model: a follow-up that leans on the thread is searched with the previous question.
+    def _rival(self, best: _Scored, scored: list[_Scored], wanted: Wants) -> _Scored | None:
+        """Another document's best unit, when it states a different figure for the same thing."""
+        if not asks_for_figure(wanted) and wanted is not Wants.TIME:
+            return None
+        mine = figures(best.unit.text)
+        others = [
+            s
+            for s in scored
+            if s.doc != best.doc
+            and s.fits
+            and s.meaning >= max(self.settings.conflict_floor, best.meaning - self.settings.conflict_margin)
+        ]
+        for other in sorted(others, key=lambda s: -s.score):
+            if differ(mine, figures(other.unit.text)):
+                return other
+        return None
 
-    "What about from abroad?" or "does it apply to contractors?" cannot be searched alone;
-    "How do I report an incident?" can, and gluing the previous question to it would only
-    pull in the old topic. So only short questions, or ones that open with a connective or
-    refer back with a pronoun, are combined.
-    """
-
-    _OPENERS = ("what about", "how about", "and ", "also", "what if", "but ", "same ", "then ")
-    _BACK_REFERENCES = frozenset("it its that this these those they them such".split())
-
-    def rewrite(self, question: str, history: Sequence[Turn]) -> str:
-        if not history:
-            return question
-        lowered = question.lower().strip()
-        topic_words = len(content_terms(question))
-        leans_back = bool(set(_WORD.findall(lowered)[:4]) & self._BACK_REFERENCES) and topic_words <= 2
-        dependent = lowered.startswith(self._OPENERS) or leans_back or topic_words <= 1
-        return f"{history[-1].question.strip()} {question.strip()}" if dependent else question
+    def _differing(self, best: _Scored, rival: _Scored, passages: Sequence[Passage]) -> str:
+        pair = sorted(
+            (best, rival), key=lambda s: -priority(passages[s.unit.rank], self._priority)
+        )  # stable: equal ranks keep the better-scored source first
+        said = [
+            f"{passages[s.unit.rank].title} says: {self._shown(s.unit)} [{s.unit.rank + 1}]" for s in pair
+        ]
+        return "The documents differ on this. " + " ".join(said)

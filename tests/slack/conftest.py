@@ -10,7 +10,8 @@ import pytest
 from adapters.http_server import build_web_app
 from adapters.slack import build_slack_app
 from adapters.slack.listeners import SlackFrontEnd
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.followups import HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.desk import KnowledgeDesk
 from bot.handoff import HandoffDesk
@@ -57,7 +58,7 @@ def start(kb: WeaviateKnowledgeBase, fake: FakeSlack, engine: Any) -> Iterator[S
         if own_engine:
             db = replica_engine(engine, engines)
         settings = AnswerSettings()
-        extractive = ExtractiveAnswerer(settings.extractive)
+        extractive = ExtractiveAnswerer(settings.extractive, kb.embed)
         conversations = ConversationStore(db)
         bot = SupportBot(
             knowledge or kb,

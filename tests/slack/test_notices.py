@@ -12,7 +12,8 @@ import pytest
 
 from adapters.notices import ChangeFollowUp
 from adapters.slack import web_client
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.followups import HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.settings import NoticeSettings, load_file_config
 from bot.store.conversations import ConversationStore
@@ -50,7 +51,7 @@ def bike_kb(make_kb: KBFactory, tmp_path: Path) -> WeaviateKnowledgeBase:
 
 def follow_up(kb: WeaviateKnowledgeBase, engine: Any, fake: FakeSlack) -> ChangeFollowUp:
     settings = AnswerSettings()
-    extractive = ExtractiveAnswerer(settings.extractive)
+    extractive = ExtractiveAnswerer(settings.extractive, kb.embed)
     bot = SupportBot(
         kb,
         extractive,

@@ -14,7 +14,8 @@ from pydantic import SecretStr
 
 from adapters.http_server import build_web_app
 from adapters.teams import TeamsEndpoint
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.followups import HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.desk import KnowledgeDesk
 from bot.handoff import HandoffDesk
@@ -131,7 +132,7 @@ def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Ite
         if own_engine:  # a connection pool of its own on the same database, as another replica has
             db = replica_engine(engine, engines)
         settings = AnswerSettings()
-        extractive = ExtractiveAnswerer(settings.extractive)
+        extractive = ExtractiveAnswerer(settings.extractive, kb.embed)
         conversations = ConversationStore(db)
         bot = SupportBot(
             knowledge or kb,

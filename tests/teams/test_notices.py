@@ -13,7 +13,8 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from adapters.notices import ChangeFollowUp
 from adapters.teams.auth import BotAuthentication
 from adapters.teams.notices import TeamsNotices
-from bot.answering.extractive import ExtractiveAnswerer, HeuristicRewriter
+from bot.answering.extractive import ExtractiveAnswerer
+from bot.answering.followups import HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.settings import NoticeSettings, load_file_config
 from bot.store.conversations import ConversationStore
@@ -56,7 +57,7 @@ def test_a_replaced_policy_is_followed_up_in_the_teams_thread(
     [result] = bike_kb.ingest_paths([policy(tmp_path, 2, "3,000 EUR")], DocumentDefaults())
     assert result.status.value == "replaced"
     settings = AnswerSettings()
-    extractive = ExtractiveAnswerer(settings.extractive)
+    extractive = ExtractiveAnswerer(settings.extractive, bike_kb.embed)
     bot = SupportBot(
         bike_kb,
         extractive,
