@@ -53,7 +53,7 @@ DATA = Path(os.environ.get("POLICY_QA_DIR", REPO.parent / "shared" / "data" / "p
 RESULTS = REPO / "bench" / "results"
 CHANNEL = "C0ALL"
 QUESTION_TYPES = {"simple", "conditional"}
-MODES = {"bm25": 0.0, "hybrid0.3": 0.3, "hybrid0.5": 0.5, "hybrid0.7": 0.7, "vector": 1.0}
+MODES = {"bm25": 0.0, "hybrid0.3": 0.3, "hybrid0.5": 0.5, "hybrid0.7": 0.7, "hybrid0.8": 0.8, "vector": 1.0}
 LATENCY_QUESTIONS, WARMUP = 200, 20
 INGEST_TARGET, LATENCY_TARGET = 0.8, 1.2
 

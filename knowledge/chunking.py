@@ -110,14 +110,16 @@ class Chunker:
                     metadata={**fields, "chunk_index": index},
                 )
                 node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc.doc_id)
-                node.excluded_embed_metadata_keys = sorted(set(node.metadata) - embed_keys)
+                keys = embed_keys - {"title"} if _opens_with(piece, doc.title) else embed_keys
+                node.excluded_embed_metadata_keys = sorted(set(node.metadata) - keys)
                 node.excluded_llm_metadata_keys = sorted(set(node.metadata) - _LLM_KEYS)
                 nodes.append(node)
         return nodes
 
     def _embed_keys(self, fields: dict[str, object]) -> set[str]:
-        """Title and section go into the vector, unless they would crowd the chunk out of it."""
-        keys = set(_EMBED_KEYS)
+        """Title and section go into the vector, unless they would crowd the chunk out of it
+        (or there is no section: an empty `section:` line only adds noise)."""
+        keys = set(_EMBED_KEYS) if fields.get("section") else _EMBED_KEYS - {"section"}
         if self._window is None:
             return keys
         for drop in ("section", "title"):
@@ -150,6 +152,13 @@ class Chunker:
             window = offsets[start : start + room]
             parts.append(text[window[0][0] : window[-1][1]])
         return parts
+
+
+def _opens_with(piece: str, title: str) -> bool:
+    """The chunk starts with the document's title as its heading: a `title:` line would only
+    say it again (and weigh the vector towards the title)."""
+    first = piece.lstrip().partition("\n")[0]
+    return first.startswith("#") and first.lstrip("#").strip() == title.strip()
 
 
 def _embed_header(fields: dict[str, object], keys: set[str]) -> str:

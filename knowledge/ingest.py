@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 _EMBED_STEP = 256
 # What loading and chunking make of a document: bump it whenever a change to them (tables
 # kept as rows, new chunk sizes, headings in the text) should re-index unchanged sources.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 
 
 class Progress(Protocol):

@@ -58,9 +58,18 @@ def test_title_and_section_are_in_the_embedded_text(window: EmbeddingWindow) -> 
     text = f"# Travel policy\n\n## Allowances\n\n### Meals\n\n{' '.join([SENTENCE] * 12)}\n"
     texts = embedded(Chunker(ChunkSettings(), window), document(text))
     assert len(texts) >= 2
-    for t in texts:
+    # The first chunk opens with the title as its heading: it is not said twice.
+    assert texts[0].startswith("section: Allowances > Meals\n\n# Travel policy\n")
+    for t in texts[1:]:
         assert t.startswith("title: Travel policy\nsection: Allowances > Meals\n\n")
+    for t in texts:
         assert "acl" not in t and "version" not in t  # only what describes the content
+
+
+def test_no_empty_section_line(window: EmbeddingWindow) -> None:
+    texts = embedded(Chunker(ChunkSettings(), window), document(" ".join([SENTENCE] * 12)))
+    assert len(texts) >= 2
+    assert all(t.startswith("title: Travel policy\n\n") and "section:" not in t for t in texts)
 
 
 def test_a_title_too_long_for_the_window_leaves_the_vector(window: EmbeddingWindow) -> None:
