@@ -30,7 +30,7 @@ from llama_index.core.schema import MetadataMode
 
 from knowledge.access import AccessPolicy, acl_filter
 from knowledge.chunking import Chunker, ChunkSettings
-from knowledge.embeddings import EmbeddingSettings
+from knowledge.embeddings import EmbeddingSettings, EmbeddingWindow, embedding_window
 from knowledge.ingest import content_hash
 from knowledge.loaders import DocumentDefaults, LoaderSettings, load_file, slugify
 from knowledge.schema import SEARCHABLE_PROPERTIES
@@ -104,9 +104,9 @@ def parse_pdfs() -> tuple[list[SourceDocument], float]:
     return docs, time.perf_counter() - start
 
 
-def chunk_texts(docs: list[SourceDocument]) -> list[str]:
+def chunk_texts(docs: list[SourceDocument], window: EmbeddingWindow | None = None) -> list[str]:
     """The texts the ingestor embeds (only title and section metadata reach the embedding)."""
-    chunker = Chunker(ChunkSettings())
+    chunker = Chunker(ChunkSettings(), window)
     texts: list[str] = []
     for doc in docs:
         metadata: dict[str, object] = {"title": doc.title, "acl": list(doc.audience), "version": "1"}
@@ -126,7 +126,7 @@ def pct(values: list[float], q: int) -> float:
 def bench_ingest(
     kb: WeaviateKnowledgeBase, docs: list[SourceDocument], model_path: Path, parse_s: float
 ) -> tuple[dict[str, float], bool]:
-    texts = chunk_texts(docs)
+    texts = chunk_texts(docs, embedding_window(kb.embed_model))
     embedding = kb.settings.embedding  # same model, same thread setting as the knowledge base
     raw = TextEmbedding(embedding.model_name, specific_model_path=str(model_path), threads=embedding.threads)
     list(raw.embed(texts[:64], batch_size=64))  # warm both models up with one full batch

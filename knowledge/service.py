@@ -20,7 +20,7 @@ from knowledge.access import AccessPolicy
 from knowledge.catalog import Catalog
 from knowledge.chunking import Chunker, ChunkSettings
 from knowledge.connection import WeaviateSettings, collection_handles, connect
-from knowledge.embeddings import EmbeddingSettings, load_embedding_model
+from knowledge.embeddings import EmbeddingSettings, embedding_window, load_embedding_model
 from knowledge.ingest import Ingestor, Progress
 from knowledge.loaders import DocumentDefaults, DocumentError, LoaderSettings, iter_files, load_file
 from knowledge.retrieval import RetrievalSettings, Retriever
@@ -81,7 +81,9 @@ class WeaviateKnowledgeBase:
         )
         self.catalog = Catalog(handles)
         self._retriever = Retriever(store, embed_model, settings.retrieval)
-        self._ingestor = Ingestor(store, self.catalog, embed_model, Chunker(settings.chunking), access)
+        # Chunks sized in the model's own word pieces, so no chunk's tail goes unembedded.
+        chunker = Chunker(settings.chunking, embedding_window(embed_model))
+        self._ingestor = Ingestor(store, self.catalog, embed_model, chunker, access)
 
     def scope_for(self, channel: str) -> AccessScope:
         return self.access.scope_for(channel)
