@@ -26,6 +26,7 @@ from bot.answering.prompts import PROMPT_VERSION, SYSTEM_PROMPT, render_user_mes
 from bot.store.conversations import ConversationStore
 from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
 from bot.types import Answer, AnswerKind, Question, Turn, VoteOutcome, VoteSource, VoteStatus, VoteValue
+from knowledge.query_engine import RetrievalError
 from knowledge.service import KnowledgeBase
 from knowledge.types import AccessScope, Passage
 
@@ -128,15 +129,16 @@ class SupportBot:
         history = self._history(question)
         searched = searchable_question(text)  # the log keeps `text`, as asked
         rewritten = self.rewriter.rewrite(searched, history) if history else searched
-        try:
-            with metrics.RETRIEVAL_SECONDS.time():
-                passages = self.kb.retrieve(rewritten, scope)
-        except Exception as error:
+        try:  # retrieve -> post-process -> answer, as one LlamaIndex query engine
+            found = self.kb.answer(rewritten, scope, self._draft)
+        except RetrievalError as error:
             logger.exception("retrieval failed in channel %s", question.channel)
             failed = Draft(RETRIEVAL_FAILED, AnswerKind.FAILED, "none", "", "", "")
-            return self._finish(question, text, rewritten, scope, [], failed, started, error=repr(error))
-        draft, notice = self._draft(rewritten, passages)
-        return self._finish(question, text, rewritten, scope, passages, draft, started, notice=notice)
+            cause = error.__cause__ or error
+            return self._finish(question, text, rewritten, scope, [], failed, started, error=repr(cause))
+        metrics.RETRIEVAL_SECONDS.observe(found.retrieval_s)
+        draft, notice = found.result
+        return self._finish(question, text, rewritten, scope, found.passages, draft, started, notice=notice)
 
     def _history(self, question: Question) -> tuple[Turn, ...]:
         limit = self.settings.history_turns

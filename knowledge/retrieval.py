@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from llama_index.core import VectorStoreIndex
+from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import NodeWithScore
+from llama_index.core.postprocessor import SimilarityPostprocessor
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 from pydantic import BaseModel, ConfigDict, Field
 
+from knowledge.query_engine import Answered, AnswerFn, NoRetrieval, PassageSynthesizer, run_engine
 from knowledge.store import ScopedWeaviateVectorStore
 from knowledge.types import AccessScope, Passage
+
+T = TypeVar("T")
 
 
 class RetrievalSettings(BaseModel):
@@ -56,17 +62,39 @@ class Retriever:
     def retrieve(
         self, question: str, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
     ) -> list[Passage]:
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
+        """The passages a channel may see for a question: the query engine's first two steps."""
+        bundle = QueryBundle(_checked(question))
+        nodes = self._retriever(scope, top_k, alpha).retrieve(bundle)
+        for step in self._postprocessors():
+            nodes = step.postprocess_nodes(nodes, bundle)
+        return [to_passage(n) for n in nodes]
+
+    def answer(self, question: str, scope: AccessScope, answer: AnswerFn[T]) -> Answered[T]:
+        """Retrieve, post-process and answer in one LlamaIndex query engine; `answer` gets the
+        passages (possibly none) and its result comes back with them."""
+        synthesizer = PassageSynthesizer(answer, to_passage)
+        return run_engine(self._retriever(scope), self._postprocessors(), synthesizer, _checked(question))
+
+    def _retriever(
+        self, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
+    ) -> BaseRetriever:
         if scope.is_empty:
-            return []  # nothing is visible: don't even ask Weaviate
-        retriever = self._index.as_retriever(
+            return NoRetrieval()  # nothing is visible: don't even ask Weaviate
+        return self._index.as_retriever(
             similarity_top_k=top_k or self.settings.top_k,
             vector_store_query_mode=VectorStoreQueryMode.HYBRID,
             alpha=self.settings.alpha if alpha is None else alpha,
             vector_store_kwargs={"scope": scope, "fusion": self.settings.fusion},
         )
-        passages = [to_passage(hit) for hit in retriever.retrieve(question)]
+
+    def _postprocessors(self) -> list[BaseNodePostprocessor]:
+        """The second stage over what the store returned."""
         floor = self.settings.score_floor
-        return [p for p in passages if floor is None or p.score >= floor]
+        return [] if floor is None else [SimilarityPostprocessor(similarity_cutoff=floor)]
+
+
+def _checked(question: str) -> str:
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    return question

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import weaviate
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -23,12 +23,14 @@ from knowledge.connection import WeaviateSettings, collection_handles, connect
 from knowledge.embeddings import EmbeddingSettings, embedding_window, load_embedding_model
 from knowledge.ingest import Ingestor, Progress
 from knowledge.loaders import DocumentDefaults, DocumentError, LoaderSettings, iter_files, load_file
+from knowledge.query_engine import Answered, AnswerFn
 from knowledge.retrieval import RetrievalSettings, Retriever
 from knowledge.schema import TEXT_KEY, SchemaStamp, open_collection
 from knowledge.store import ScopedWeaviateVectorStore
 from knowledge.types import AccessScope, DocumentInfo, IngestResult, IngestStatus, Passage, SourceDocument
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class KnowledgeSettings(BaseModel):
@@ -52,6 +54,11 @@ class KnowledgeBase(Protocol):
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors of `texts` by the index's own embedding model (answerers compare sentences)."""
+        ...
+
+    def answer(self, question: str, scope: AccessScope, answer: AnswerFn[T]) -> Answered[T]:
+        """Retrieve for `scope` and hand the passages to `answer`, as one query engine; raises
+        `RetrievalError` when the search fails."""
         ...
 
 
@@ -92,6 +99,9 @@ class WeaviateKnowledgeBase:
         self, question: str, scope: AccessScope, top_k: int | None = None, alpha: float | None = None
     ) -> list[Passage]:
         return self._retriever.retrieve(question, scope, top_k=top_k, alpha=alpha)
+
+    def answer(self, question: str, scope: AccessScope, answer: AnswerFn[T]) -> Answered[T]:
+        return self._retriever.answer(question, scope, answer)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return self.embed_model.get_text_embedding_batch(list(texts)) if texts else []
