@@ -123,11 +123,11 @@ class ExtractiveAnswerer:
         if best.confidence < self.settings.min_confidence:
             return abstain
         wanted = wants(question)
-        rival = self._rival(best, scored, wanted)
-        if rival is not None:
-            text = self._differing(best, rival, passages)
+        rivals = self._rivals(best, scored, wanted)
+        if rivals:
+            text = self._differing(best, rivals, passages)
         else:
-            text = self._compose(best, scored, broad=wanted in (Wants.OTHER, Wants.YESNO))
+            text = self._compose(best, scored, units, broad=wanted in (Wants.OTHER, Wants.YESNO))
         return Draft(text, AnswerKind.EXTRACTED, self.name, "", SYSTEM_PROMPT, user_prompt)
 
     # -- scoring -------------------------------------------------------------------------
@@ -186,13 +186,18 @@ class ExtractiveAnswerer:
 
     # -- composing -----------------------------------------------------------------------
 
-    def _compose(self, best: _Scored, scored: list[_Scored], broad: bool) -> str:
+    def _compose(self, best: _Scored, scored: list[_Scored], units: list[Candidate], broad: bool) -> str:
         """The best unit, and up to two more of its document that add to it: a neighbouring
         sentence or another row of its table that scores nearly as well, or, for a broad
         question (what, how, why, whether), any of the document's units that does."""
         chosen = [best]
         length = len(best.unit.text)
-        others = [s for s in scored if s.doc == best.doc and s is not best]
+        if best.unit.text.endswith(":"):  # "paid at the following rates:": what follows is the answer
+            following = [u for u in units if u.rank == best.unit.rank and u.position > best.unit.position]
+            for unit in following[: self.settings.max_sentences - 1]:
+                chosen.append(_Scored(unit, best.doc, 0.0, 0.0, False, 0.0))
+                length += len(unit.text)
+        others = [s for s in scored if s.doc == best.doc and all(s is not c for c in chosen)]
         for other in sorted(others, key=lambda s: -s.score):
             if len(chosen) >= self.settings.max_sentences:
                 break
@@ -230,28 +235,25 @@ class ExtractiveAnswerer:
             text = text if text.endswith((".", "…")) else text + "."
         return text
 
-    def _rival(self, best: _Scored, scored: list[_Scored], wanted: Wants) -> _Scored | None:
-        """Another document's best unit, when it states a different figure for the same thing."""
+    def _rivals(self, best: _Scored, scored: list[_Scored], wanted: Wants) -> list[_Scored]:
+        """Other documents' best units that state a different figure for the same thing (two at most)."""
         if not asks_for_figure(wanted) and wanted is not Wants.TIME:
-            return None
+            return []
         mine = figures(best.unit.text)
-        others = [
-            s
-            for s in scored
-            if s.doc != best.doc
-            and s.fits
-            and s.meaning >= max(self.settings.conflict_floor, best.meaning - self.settings.conflict_margin)
-        ]
-        for other in sorted(others, key=lambda s: -s.score):
+        floor = max(self.settings.conflict_floor, best.meaning - self.settings.conflict_margin)
+        rivals: dict[str, _Scored] = {}
+        for other in sorted(scored, key=lambda s: -s.score):
+            if other.doc == best.doc or other.doc in rivals or not other.fits or other.meaning < floor:
+                continue
             if differ(mine, figures(other.unit.text)):
-                return other
-        return None
+                rivals[other.doc] = other
+        return list(rivals.values())[:2]
 
-    def _differing(self, best: _Scored, rival: _Scored, passages: Sequence[Passage]) -> str:
-        pair = sorted(
-            (best, rival), key=lambda s: -priority(passages[s.unit.rank], self._priority)
+    def _differing(self, best: _Scored, rivals: list[_Scored], passages: Sequence[Passage]) -> str:
+        sources = sorted(
+            (best, *rivals), key=lambda s: -priority(passages[s.unit.rank], self._priority)
         )  # stable: equal ranks keep the better-scored source first
         said = [
-            f"{passages[s.unit.rank].title} says: {self._shown(s.unit)} [{s.unit.rank + 1}]" for s in pair
+            f"{passages[s.unit.rank].title} says: {self._shown(s.unit)} [{s.unit.rank + 1}]" for s in sources
         ]
         return "The documents differ on this. " + " ".join(said)
