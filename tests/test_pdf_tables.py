@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from knowledge.loaders import DocumentDefaults, LoaderSettings, format_table, load_file
-from knowledge.pdf import page_headings, read_pdf, remove_page_furniture
+from knowledge.page_furniture import page_headings, remove_page_furniture
+from knowledge.pdf import read_pdf
 from tests.conftest import POLICY_QA
 
 DEFAULTS = DocumentDefaults(audience=("everyone",))
