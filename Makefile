@@ -12,12 +12,16 @@ ifneq ($(wildcard $(SHARED)/models/all-MiniLM-L6-v2-onnx/model.onnx),)
 export EMBED_MODEL_PATH ?= $(abspath $(SHARED)/models/all-MiniLM-L6-v2-onnx)
 endif
 
+# Its int8 variant, made once from those files into the user's cache (scripts/quantize_model.py
+# knows the folder; this path only lets make skip the script when it is there).
+INT8_MODEL := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/supportbot/models/all-MiniLM-L6-v2-onnx-int8/model.onnx
+
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
 .PHONY: run test lint bench bench-answers bench-quality weaviate setup postgres test-tools
 
-setup: .venv/.synced weaviate
+setup: .venv/.synced weaviate $(INT8_MODEL)
 
 $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
@@ -25,6 +29,9 @@ $(UV):
 .venv/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --extra eval
 	touch $@
+
+$(INT8_MODEL): | .venv/.synced
+	$(PY) -m scripts.quantize_model --config $(CONFIG)
 
 postgres:
 	@scripts/install_postgres.sh
@@ -65,6 +72,7 @@ lint: .venv/.synced
 
 bench: setup postgres
 	$(PY) -m bench.retrieval_bench
+	$(PY) -m bench.embedding_bench
 	$(PY) -m bench.answer_bench
 	$(PY) -m bench.answer_quality
 	$(PY) -m bench.mtrag_retrieval

@@ -254,7 +254,12 @@ class EnvSettings(BaseSettings):
     weaviate_replication_factor: str | None = Field(None, alias="WEAVIATE_REPLICATION_FACTOR")
     weaviate_read_consistency: str | None = Field(None, alias="WEAVIATE_READ_CONSISTENCY")
     weaviate_write_consistency: str | None = Field(None, alias="WEAVIATE_WRITE_CONSISTENCY")
-    embed_model_path: Path | None = Field(None, alias="EMBED_MODEL_PATH")
+    embed_model_path: Path | None = Field(
+        None,
+        alias="EMBED_MODEL_PATH",
+        description="The fp32 embedding model's folder, unless the file names one.",
+    )
+    xdg_cache_home: Path | None = Field(None, alias="XDG_CACHE_HOME")
     data_dir: Path = Field(Path("data"), alias="SUPPORTBOT_DATA_DIR")
     database_url: SecretStr | None = Field(
         None, alias="DATABASE_URL", description="SQLAlchemy URL; default: SQLite in the data directory."
@@ -363,14 +368,24 @@ def load_file_config(path: Path | None) -> FileConfig:
         raise ConfigError("invalid settings file\n" + "\n".join(problems)) from None
 
 
+def _embedding_settings(file: FileConfig, env: EnvSettings) -> EmbeddingSettings:
+    """The file's model folder first, then EMBED_MODEL_PATH (issue 18's order); int8 variants
+    in the user's cache folder unless the file says where."""
+    embedding = file.embedding
+    update: dict[str, Any] = {}
+    if embedding.model_path is None and env.embed_model_path is not None:
+        update["model_path"] = env.embed_model_path
+    if "variants_dir" not in embedding.model_fields_set and env.xdg_cache_home is not None:
+        update["variants_dir"] = env.xdg_cache_home / "supportbot" / "models"
+    return embedding.model_copy(update=update)
+
+
 def load_settings(config_path: Path | None = None, data_dir: Path | None = None) -> Settings:
     env = EnvSettings()
     path = config_path or env.config
     file = load_file_config(path)
     weaviate = _weaviate_settings(file.weaviate, env)
-    embedding = file.embedding
-    if env.embed_model_path is not None:
-        embedding = embedding.model_copy(update={"model_path": env.embed_model_path})
+    embedding = _embedding_settings(file, env)
     knowledge = KnowledgeSettings(
         weaviate=weaviate,
         embedding=embedding,

@@ -1,30 +1,54 @@
-"""The embedding model: fastembed's all-MiniLM-L6-v2 behind LlamaIndex's embedding interface."""
+"""The embedding model: fastembed's all-MiniLM-L6-v2 (fp32, or its int8 variant) behind
+LlamaIndex's embedding interface. Where its files come from: knowledge/model_files.py.
+
+LlamaIndex, fastembed and onnxruntime are imported when a model is loaded, not with the
+settings: commands that embed nothing never pay for them.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.embeddings.fastembed import FastEmbedEmbedding
 from pydantic import BaseModel, ConfigDict, Field
-from tokenizers import Tokenizer
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from tokenizers import Tokenizer
 
 logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+FP32_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+INT8_MODEL = f"{FP32_MODEL}-int8"
 
 
 class EmbeddingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_name: str = Field(
-        "sentence-transformers/all-MiniLM-L6-v2",
-        description="fastembed model name; also stamped on the collection so a change is detected.",
+        FP32_MODEL,
+        description=(
+            "fastembed model name; a name ending in -int8 is that model with int8 weights, made "
+            "locally from its fp32 files. Stamped on the collection: a change needs `reindex`."
+        ),
     )
     model_path: Path | None = Field(
         None,
-        description="Local model folder (EMBED_MODEL_PATH). Unset, fastembed downloads the model by name.",
+        description=(
+            "The fp32 model's folder (model.onnx and tokenizer files); EMBED_MODEL_PATH when unset. "
+            "Neither set: shared_models_dir, then fastembed's cache, then a download."
+        ),
+    )
+    shared_models_dir: Path = Field(
+        REPO.parent / "shared" / "models",
+        description="Folder of offline model copies, one folder per model (all-MiniLM-L6-v2-onnx).",
+    )
+    variants_dir: Path = Field(
+        Path.home() / ".cache" / "supportbot" / "models",
+        description="Where int8 variants are made and kept ($XDG_CACHE_HOME/supportbot/models).",
     )
     dimensions: int = Field(384, gt=0, description="Vector length the model produces.")
     batch_size: int = Field(64, gt=0, le=1024, description="Texts embedded per model call.")
@@ -32,31 +56,27 @@ class EmbeddingSettings(BaseModel):
 
 
 class EmbeddingModelError(RuntimeError):
-    """The embedding model could not be loaded."""
+    """The embedding model could not be found or loaded."""
 
 
 def load_embedding_model(settings: EmbeddingSettings) -> BaseEmbedding:
     """Load the model once; this is the slow part of start-up (about half a second)."""
-    kwargs: dict[str, Any] = {}
-    if settings.model_path is not None:
-        if not (settings.model_path / "model.onnx").is_file():
-            raise EmbeddingModelError(
-                f"embedding model folder {settings.model_path} has no model.onnx "
-                "(EMBED_MODEL_PATH must name a fastembed model folder)"
-            )
-        kwargs["specific_model_path"] = str(settings.model_path)
-    logger.info("loading embedding model %s", settings.model_name)
+    from knowledge.model_files import model_files
+
+    files = model_files(settings)
+    from llama_index.embeddings.fastembed import FastEmbedEmbedding
+
+    logger.info("loading embedding model %s from %s", settings.model_name, files.folder)
     try:
         return FastEmbedEmbedding(
-            model_name=settings.model_name,
+            model_name=files.fastembed_name,
             embed_batch_size=settings.batch_size,
             threads=settings.threads,
-            **kwargs,
+            specific_model_path=str(files.folder),
         )
     except ValueError as err:  # fastembed's "could not load model from any source"
         raise EmbeddingModelError(
-            f"could not load embedding model {settings.model_name} ({err}); without access to "
-            "the model hub, set EMBED_MODEL_PATH to a local model folder"
+            f"could not load embedding model {settings.model_name} from {files.folder} ({err})"
         ) from err
 
 
@@ -88,6 +108,8 @@ class EmbeddingWindow:
 def embedding_window(embed_model: BaseEmbedding) -> EmbeddingWindow | None:
     """The window of a fastembed model, read from the tokenizer fastembed itself runs
     (its truncation length is the model's limit); None for another kind of model."""
+    from tokenizers import Tokenizer
+
     runner = getattr(getattr(embed_model, "_model", None), "model", None)
     loaded = getattr(runner, "tokenizer", None)
     if not isinstance(loaded, Tokenizer) or not loaded.truncation:
@@ -101,6 +123,8 @@ def embedding_window(embed_model: BaseEmbedding) -> EmbeddingWindow | None:
 
 def load_window(tokenizer_json: Path, max_tokens: int) -> EmbeddingWindow:
     """A window from a model folder's tokenizer.json (tests and tools without a loaded model)."""
+    from tokenizers import Tokenizer
+
     counter = Tokenizer.from_file(str(tokenizer_json))
     counter.no_truncation()
     counter.no_padding()
