@@ -33,6 +33,7 @@ from knowledge.chunking import Chunker, ChunkSettings
 from knowledge.embeddings import EmbeddingSettings, EmbeddingWindow, embedding_window
 from knowledge.ingest import content_hash
 from knowledge.loaders import DocumentDefaults, LoaderSettings, load_file, slugify
+from knowledge.model_files import model_files
 from knowledge.schema import SEARCHABLE_PROPERTIES
 from knowledge.service import KnowledgeSettings, WeaviateKnowledgeBase, open_knowledge
 from knowledge.types import AccessScope, SourceDocument
@@ -124,11 +125,14 @@ def pct(values: list[float], q: int) -> float:
 
 
 def bench_ingest(
-    kb: WeaviateKnowledgeBase, docs: list[SourceDocument], model_path: Path, parse_s: float
+    kb: WeaviateKnowledgeBase, docs: list[SourceDocument], parse_s: float
 ) -> tuple[dict[str, float], bool]:
     texts = chunk_texts(docs, embedding_window(kb.embed_model))
-    embedding = kb.settings.embedding  # same model, same thread setting as the knowledge base
-    raw = TextEmbedding(embedding.model_name, specific_model_path=str(model_path), threads=embedding.threads)
+    embedding = kb.settings.embedding  # same model files, same thread setting as the knowledge base
+    files = model_files(embedding)
+    raw = TextEmbedding(
+        files.fastembed_name, specific_model_path=str(files.folder), threads=embedding.threads
+    )
     list(raw.embed(texts[:64], batch_size=64))  # warm both models up with one full batch
     kb.embed_model.get_text_embedding_batch(texts[:64])
     start = time.perf_counter()
@@ -251,7 +255,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="retrieval-bench-") as tmp,
         open_knowledge(settings, access, Path(tmp)) as kb,
     ):
-        ingest, ok_ingest = bench_ingest(kb, docs, model_path, parse_s)
+        ingest, ok_ingest = bench_ingest(kb, docs, parse_s)
         quality, ok_quality = bench_quality(kb, questions)
         latency, ok_latency = bench_latency(kb, questions)
     summary = {

@@ -187,7 +187,14 @@ def ensure_int8(
         return target
     source = fp32_folder(settings, model_name, online)
     logger.info("making the int8 variant of %s in %s (once)", model_name, target)
-    return quantize(source, target, onnx_file)
+    try:
+        return quantize(source, target, onnx_file)
+    except OSError as err:
+        raise EmbeddingModelError(
+            f"cannot write the int8 embedding model to {target} ({err.strerror or err}): point "
+            "embedding.variants_dir (or XDG_CACHE_HOME) at a writable folder, or make it at install "
+            "time with `python -m scripts.quantize_model`"
+        ) from err
 
 
 def model_files(settings: EmbeddingSettings, online: Callable[[], bool] = hub_reachable) -> ModelFiles:

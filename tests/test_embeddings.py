@@ -167,9 +167,9 @@ def test_a_command_without_the_model_exits_with_the_fix(tmp_path: Path, with_env
     if with_env_path:
         (tmp_path / "empty").mkdir()
         env["EMBED_MODEL_PATH"] = str(tmp_path / "empty")
+    command = [sys.executable, "app.py", "--config", str(config), "--data-dir", str(tmp_path / "data")]
     done = subprocess.run(
-        [sys.executable, "app.py", "--config", str(config), "--data-dir", str(tmp_path / "data")]
-        + ["ingest", "samples/policies/expenses.md"],
+        [*command, "ingest", "samples/policies/expenses.md"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -182,3 +182,14 @@ def test_a_command_without_the_model_exits_with_the_fix(tmp_path: Path, with_env
     expected = f"{tmp_path / 'empty'} " if with_env_path else "the model hub cannot be reached"
     assert expected in " ".join(done.stderr.split()), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_unwritable_variants_folder_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the variants folder should be")
+    settings = nowhere(tmp_path, monkeypatch, model_path=model_path(), model_name=INT8_MODEL)
+    settings = settings.model_copy(update={"variants_dir": blocked / "models"})
+    with pytest.raises(EmbeddingModelError, match=r"cannot write the int8 embedding model to .*variants_dir"):
+        model_files(settings, offline)
