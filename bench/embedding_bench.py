@@ -182,7 +182,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix=f"embedding-bench-mtrag-{label}-") as tmp:
                 mt[label] = mtrag_scores(name, Path(tmp))
 
-    print(f"\n{'':<32}{'fp32':>8}{'int8':>8}{'int8-fp32':>9}   within {TOLERANCE}")
+    print(f"\n{'':<32}{'fp32':>8}{'int8':>8}{'int8-fp32':>10}  within {TOLERANCE}")
     checks = [
         row("policy-qa recall@5", qa["fp32"].recall5, qa["int8"].recall5),
         row("policy-qa MRR@10", qa["fp32"].mrr10, qa["int8"].mrr10),

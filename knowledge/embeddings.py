@@ -29,7 +29,7 @@ class EmbeddingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_name: str = Field(
-        FP32_MODEL,
+        INT8_MODEL,
         description=(
             "fastembed model name; a name ending in -int8 is that model with int8 weights, made "
             "locally from its fp32 files. Stamped on the collection: a change needs `reindex`."

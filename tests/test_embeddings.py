@@ -49,12 +49,13 @@ def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **update: object) -
 
 
 def test_int8_names_the_fp32_model_it_is_made_from() -> None:
+    assert EmbeddingSettings().model_name == INT8_MODEL, "the default: within 0.01 of fp32 (README)"
     assert split_variant(INT8_MODEL) == (FP32_MODEL, True)
     assert split_variant(FP32_MODEL) == (FP32_MODEL, False)
 
 
 def test_the_configured_folder_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = nowhere(tmp_path, monkeypatch, model_path=model_path())
+    settings = nowhere(tmp_path, monkeypatch, model_path=model_path(), model_name=FP32_MODEL)
     assert model_files(settings, offline).folder == model_path()
 
 
@@ -63,7 +64,7 @@ def test_the_shared_copy_is_found_by_the_model_s_folder_name(
 ) -> None:
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "all-MiniLM-L6-v2-onnx").symlink_to(model_path())
-    files = model_files(nowhere(tmp_path, monkeypatch), offline)
+    files = model_files(nowhere(tmp_path, monkeypatch, model_name=FP32_MODEL), offline)
     assert files.folder == tmp_path / "shared" / "all-MiniLM-L6-v2-onnx"
     assert (files.fastembed_name, files.quantized) == (FP32_MODEL, False)
 
@@ -114,7 +115,7 @@ def test_the_file_s_model_folder_wins_over_the_environment(
 def test_the_int8_variant_is_made_once_and_embeds_close_to_fp32(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fp32 = nowhere(tmp_path, monkeypatch, model_path=model_path())
+    fp32 = nowhere(tmp_path, monkeypatch, model_path=model_path(), model_name=FP32_MODEL)
     int8 = fp32.model_copy(update={"model_name": INT8_MODEL})
     files = model_files(int8, offline)
     assert files.quantized and files.folder == tmp_path / "variants" / "all-MiniLM-L6-v2-onnx-int8"
