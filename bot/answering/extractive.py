@@ -52,6 +52,25 @@ def _clip(text: str) -> str:
     return text if len(words) <= _EMBED_WORDS else " ".join(words[:_EMBED_WORDS])
 
 
+def _same_text(a: Candidate, b: Candidate) -> bool:
+    x, y = " ".join(a.text.lower().split()), " ".join(b.text.lower().split())
+    return x in y or y in x
+
+
+_PART_BREAK = re.compile(
+    r"\?\s+(?=\S)|[,;]?\s+and\s+(?=(?:what|how|why|who|whom|when|where|which|whether)\b"
+    r"|(?:will|would|does|do|is|are|can|could|should|must)\s+(?:they|he|she|it|there|the|a|an|this|that|"
+    r"these|those|we|i|you|staff|employees?)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate asks of a compound question, each long enough to be searched alone."""
+    parts = [p.strip(" ,;?") for p in _PART_BREAK.split(question.strip())]
+    return [p for p in parts if len(p.split()) >= 3]
+
+
 _LAST_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)")
 Embed = Callable[[Sequence[str]], list[list[float]]]
 
@@ -127,7 +146,8 @@ class ExtractiveAnswerer:
         if rivals:
             text = self._differing(best, rivals, passages)
         else:
-            text = self._compose(best, scored, units, broad=wanted in (Wants.OTHER, Wants.YESNO))
+            extra = self._part_answers(question, best, units, passages)
+            text = self._compose(best, scored, units, wanted in (Wants.OTHER, Wants.YESNO), extra)
         return Draft(text, AnswerKind.EXTRACTED, self.name, "", SYSTEM_PROMPT, user_prompt)
 
     # -- scoring -------------------------------------------------------------------------
@@ -186,12 +206,42 @@ class ExtractiveAnswerer:
 
     # -- composing -----------------------------------------------------------------------
 
-    def _compose(self, best: _Scored, scored: list[_Scored], units: list[Candidate], broad: bool) -> str:
+    def _part_answers(
+        self, question: str, best: _Scored, units: list[Candidate], passages: Sequence[Passage]
+    ) -> list[_Scored]:
+        """For a question that asks two things ("what must they give, and will they be paid?"),
+        the best unit for each part the best unit overall does not already answer."""
+        parts = question_parts(question)
+        if len(parts) < 2:
+            return []
+        found: list[_Scored] = []
+        for part in parts:
+            terms = question_terms(part)
+            if not terms:
+                continue
+            top = max(self._score(part, terms, units, passages), key=lambda s: s.score)
+            if top.unit != best.unit and top.confidence >= self.settings.min_confidence:
+                found.append(top)
+        return found
+
+    def _compose(
+        self,
+        best: _Scored,
+        scored: list[_Scored],
+        units: list[Candidate],
+        broad: bool,
+        part_units: list[_Scored],
+    ) -> str:
         """The best unit, and up to two more of its document that add to it: a neighbouring
         sentence or another row of its table that scores nearly as well, or, for a broad
-        question (what, how, why, whether), any of the document's units that does."""
+        question (what, how, why, whether), any of the document's units that does. Each part
+        of a two-part question brings its own best unit, from whichever document."""
         chosen = [best]
         length = len(best.unit.text)
+        for part in part_units:
+            if not any(_same_text(part.unit, c.unit) for c in chosen):
+                chosen.append(part)
+                length += len(part.unit.text)
         if best.unit.text.endswith(":"):  # "paid at the following rates:": what follows is the answer
             following = [u for u in units if u.rank == best.unit.rank and u.position > best.unit.position]
             for unit in following[: self.settings.max_sentences - 1]:
@@ -213,6 +263,8 @@ class ExtractiveAnswerer:
             else:
                 continue
             if other.score < best.score - gap or length + len(other.unit.text) > self.settings.max_chars:
+                continue
+            if any(_same_text(other.unit, c.unit) for c in chosen):  # overlapping chunks repeat sentences
                 continue
             chosen.append(other)
             length += len(other.unit.text)
