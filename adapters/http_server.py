@@ -4,6 +4,7 @@ Prometheus (counts and timings only: no question text, channel or user appears t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
@@ -57,4 +58,14 @@ def build_web_app(slack: AsyncApp | None, teams: TeamsEndpoint | None = None) ->
         app.router.add_post("/slack/events", slack_events)
     if teams is not None:
         app.router.add_post("/api/messages", teams.handle)
+        warming: set[asyncio.Task[None]] = set()
+
+        async def warm_teams_keys(_: web.Application) -> None:
+            # In the background: the server listens at once, and the first Teams request
+            # finds the signing keys fetched (or waits for that fetch in a thread, not the loop).
+            task = asyncio.create_task(teams.auth.warm())
+            warming.add(task)
+            task.add_done_callback(warming.discard)
+
+        app.on_startup.append(warm_teams_keys)
     return app
