@@ -5,7 +5,7 @@ RAGAS retrieval and answer metrics), and golden sets from the log.
     eval build-golden --out FILE [--since D] [--until D]
 
 A folder means every `*.jsonl` in it (`eval/golden`: the shipped sets). Without `--config`,
-eval uses what `make run` uses (app.py: config/sample.yaml, and the data directory). RAGAS
+eval uses what `make run` uses (config/sample.yaml, and the data directory: `eval_config`). RAGAS
 loads only when `eval --golden` scores (eval.ragas_eval imports it lazily).
 """
 
