@@ -72,6 +72,7 @@ bench: setup postgres
 	$(PY) -m bench.export_bench
 	$(PY) -m bench.replicas_bench
 	$(PY) -m bench.cluster_bench
+	$(PY) -m bench.startup_bench
 
 bench-answers: setup
 	$(PY) -m bench.answer_bench

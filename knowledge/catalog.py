@@ -6,15 +6,25 @@ fetch lists documents without scanning every chunk.
 Reads go through the read handle, deletes through the write handle (their consistency
 levels). The chunk counts are aggregations, which Weaviate answers from one replica
 whatever the level (its aggregate API takes none).
+
+`open_catalog` opens the catalogue alone: no embedding model and no LlamaIndex, so
+`docs list` starts in about a second. It checks the collection's schema stamp as
+`open_knowledge` does, so a model change is still reported.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from weaviate.classes.aggregate import GroupByAggregate
 from weaviate.classes.query import Filter
 from weaviate.collections.classes.filters import _Filters
 
-from knowledge.connection import CollectionHandles
+from knowledge.connection import CollectionHandles, collection_handles, connect
+from knowledge.schema import open_collection, schema_stamp
+from knowledge.settings import KnowledgeSettings
 from knowledge.types import DocumentInfo
 
 _MAX_DOCUMENTS = 10_000
@@ -84,3 +94,20 @@ class Catalog:
         if result.failed:
             raise RuntimeError(f"Weaviate failed to delete {result.failed} chunks of {doc_id}")
         return int(result.successful)
+
+
+@contextmanager
+def open_catalog(settings: KnowledgeSettings, data_dir: Path) -> Iterator[Catalog]:
+    """The catalogue of the configured collection, refused (SchemaError) if another schema or
+    embedding model built it."""
+    with connect(settings.weaviate, data_dir) as client:
+        name = open_collection(
+            client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
+        )
+        yield Catalog(collection_handles(client, name, settings.weaviate))
+
+
+def current_versions(settings: KnowledgeSettings, data_dir: Path) -> dict[str, str]:
+    """The indexed version of every document (nothing is embedded to read the catalogue)."""
+    with open_catalog(settings, data_dir) as catalog:
+        return {d.doc_id: d.version for d in catalog.list()}

@@ -9,30 +9,12 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.embeddings.fastembed import FastEmbedEmbedding
-from pydantic import BaseModel, ConfigDict, Field
 from tokenizers import Tokenizer
 
+from knowledge.errors import EmbeddingModelError
+from knowledge.settings import EmbeddingSettings
+
 logger = logging.getLogger(__name__)
-
-
-class EmbeddingSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model_name: str = Field(
-        "sentence-transformers/all-MiniLM-L6-v2",
-        description="fastembed model name; also stamped on the collection so a change is detected.",
-    )
-    model_path: Path | None = Field(
-        None,
-        description="Local model folder (EMBED_MODEL_PATH). Unset, fastembed downloads the model by name.",
-    )
-    dimensions: int = Field(384, gt=0, description="Vector length the model produces.")
-    batch_size: int = Field(64, gt=0, le=1024, description="Texts embedded per model call.")
-    threads: int | None = Field(None, description="onnxruntime threads; unset uses every core.")
-
-
-class EmbeddingModelError(RuntimeError):
-    """The embedding model could not be loaded."""
 
 
 def load_embedding_model(settings: EmbeddingSettings) -> BaseEmbedding:

@@ -29,6 +29,9 @@ from weaviate.classes.config import (
 )
 from weaviate.exceptions import UnexpectedStatusCodeError
 
+from knowledge.errors import SchemaError
+from knowledge.settings import KnowledgeSettings
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -37,10 +40,6 @@ _STAMP_RE = re.compile(r"schema=(?P<schema>\d+); embed=(?P<embed>\S+); dim=(?P<d
 # BM25 searches exactly these; everything else is metadata for filters and citations.
 SEARCHABLE_PROPERTIES = ["text", "title"]
 TEXT_KEY = "text"
-
-
-class SchemaError(RuntimeError):
-    """The collection exists but was built by another schema or embedding model."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,11 @@ class SchemaStamp:
         if not match:
             return None
         return cls(int(match["schema"]), match["embed"], int(match["dim"]))
+
+
+def schema_stamp(settings: KnowledgeSettings) -> SchemaStamp:
+    """The stamp this version's schema and configured embedding model put on the collection."""
+    return SchemaStamp(SCHEMA_VERSION, settings.embedding.model_name, settings.embedding.dimensions)
 
 
 def _searchable(name: str) -> Property:

@@ -22,13 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answering.base import Draft
 from bot.answering.candidates import Candidate, candidates
 from bot.answering.conflicts import differ, priority
 from bot.answering.prompts import SYSTEM_PROMPT, render_user_message
 from bot.answering.question_types import Wants, asks_for_figure, figures, fits, wants
+from bot.answering.settings import ExtractiveSettings
 from bot.answering.terms import content_terms, question_terms
 from bot.types import AnswerKind
 from knowledge.types import Passage
@@ -73,34 +73,6 @@ def question_parts(question: str) -> list[str]:
 
 _LAST_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)")
 Embed = Callable[[Sequence[str]], list[list[float]]]
-
-
-class ExtractiveSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # 0.65 on policy-qa (957 questions) and the benches' 40 off-topic ones: 94% answered, every
-    # off-topic question abstains; 0.6 answers 96% but lets one off-topic question through.
-    min_confidence: float = Field(
-        0.65,
-        ge=0.0,
-        le=2.0,
-        description="Abstain when the best sentence's meaning similarity plus half its word support is below this.",
-    )
-    max_sentences: int = Field(3, ge=1, le=10, description="Sentences or table rows quoted at most.")
-    semantic_pool: int = Field(
-        16, ge=1, le=500, description="Sentences compared in meaning per question (the best by words first)."
-    )
-    max_chars: int = Field(600, ge=100, description="Length cap of an extracted answer.")
-    conflict_margin: float = Field(
-        0.12,
-        ge=0.0,
-        le=1.0,
-        description="Another document's differing figure is named when its sentence is this close in meaning "
-        "similarity to the best one...",
-    )
-    conflict_floor: float = Field(
-        0.5, ge=0.0, le=1.0, description="... and at least this similar to the question."
-    )
 
 
 @dataclass(frozen=True)
