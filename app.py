@@ -45,6 +45,7 @@ COMMAND_MODULES = [
     "adapters.eval_cli",  # eval
     "adapters.digest_cli",  # digest
     "adapters.notices_cli",  # notify-changes
+    "adapters.server_cli",  # server status|stop
 ]
 
 USAGE_ERRORS = (ConfigError, UsageError, DocumentError, FeedbackUsageError, WeekError, DigestError)
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Unwinds like Ctrl-C does, so the embedded Weaviate is stopped on the way out.
+    # Unwinds like Ctrl-C does, so connections close and the Weaviate lease is let go.
     raise SystemExit(128 + signum)
 
 
