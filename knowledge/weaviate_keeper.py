@@ -16,6 +16,7 @@ open files or its secrets. Imports only the standard library and knowledge's lau
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import logging
@@ -28,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from knowledge.weaviate_files import ServerFiles, flocked
-from knowledge.weaviate_server import EmbeddedWeaviate, WeaviateStartError
+from knowledge.weaviate_server import EmbeddedWeaviate, WeaviateStartError, take_server_lock
 
 logger = logging.getLogger("knowledge.weaviate_keeper")
 
@@ -82,13 +83,19 @@ def run(args: argparse.Namespace) -> int:
     server = EmbeddedWeaviate(args.binary, args.data_dir, args.http_port, args.startup_timeout)
     try:
         try:
-            endpoint = server.spawn(keeper_pid=os.getpid(), idle_timeout=args.idle_timeout)
+            # Never closed: the kernel lets go of server.lock only once this process is gone,
+            # so `server stop` and the next command wait for the keeper itself, not just Weaviate.
+            lock = take_server_lock(files)
+            endpoint = server.spawn(os.getpid(), args.idle_timeout, server_lock=lock)
         except WeaviateStartError as err:
             report.write(json.dumps({"error": str(err)}) + "\n")
             return 1
         files.mark_used()
-        report.write(json.dumps(asdict(endpoint)) + "\n")
-        report.close()
+        try:
+            report.write(json.dumps(asdict(endpoint)) + "\n")
+            report.close()
+        except BrokenPipeError:  # the starter was interrupted: the server is the next command's
+            logger.info("the command that started the server is gone")
         logger.info(
             "Weaviate (pid %s) ready on port %s; stops after %.0f s unused",
             endpoint.pid,
@@ -101,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second `server stop` must not cut this short
         server.stop()
-        if not report.closed:
+        with contextlib.suppress(BrokenPipeError):
             report.close()
     logger.info("stopped: %s", reason)
     return 0

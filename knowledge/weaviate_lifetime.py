@@ -73,7 +73,7 @@ def shared_server(
         files.mark_used()
         try:
             with flocked(files.start_lock, fcntl.LOCK_EX):
-                endpoint = find_running(files)
+                endpoint = find_running(files, starting_for=startup_timeout)
                 if endpoint is None:
                     terminate(files)  # what is left of a crashed or hung server
                     endpoint = _start_keeper(files, binary, http_port, startup_timeout, idle_timeout)

@@ -111,10 +111,13 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def find_running(files: ServerFiles, hung_after: float = HUNG_AFTER) -> Endpoint | None:
+def find_running(
+    files: ServerFiles, hung_after: float = HUNG_AFTER, starting_for: float = 90.0
+) -> Endpoint | None:
     """The server `server.json` names, if it is alive and answers; None if there is none or
-    it is dead or hung (then `terminate` clears what is left of it)."""
-    state = files.read_state()
+    it is dead or hung (then `terminate` clears what is left of it). A server still starting
+    or stopping (its lock held, no `server.json`) is waited for up to `starting_for` seconds."""
+    state = _settled_state(files, starting_for)
     if state is None or not is_locked(files.server_lock):
         return None
     deadline = time.monotonic() + hung_after
@@ -126,6 +129,17 @@ def find_running(files: ServerFiles, hung_after: float = HUNG_AFTER) -> Endpoint
             return None
         time.sleep(0.25)
     return None
+
+
+def _settled_state(files: ServerFiles, timeout: float) -> ServerState | None:
+    # A keeper whose starter was interrupted goes on starting the server without the start
+    # lock; a stopping one removes server.json just before it lets go of server.lock.
+    deadline = time.monotonic() + timeout
+    while (state := files.read_state()) is None and is_locked(files.server_lock):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return state
 
 
 def terminate(files: ServerFiles, grace: float = _STOP_GRACE) -> None:
@@ -148,6 +162,19 @@ def terminate(files: ServerFiles, grace: float = _STOP_GRACE) -> None:
                     f"(pids {pids or 'unknown'}; {files.server_lock} is held): stop it by hand"
                 )
     files.remove_state()
+
+
+def take_server_lock(files: ServerFiles) -> int:
+    """The exclusive `server.lock`, as an open descriptor (closing it lets go)."""
+    fd = os.open(files.server_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise WeaviateStartError(
+            f"another Weaviate server still runs on {files.root} ({files.server_lock} is held)"
+        ) from None
+    return fd
 
 
 def _signal_all(pids: list[int], signum: signal.Signals) -> None:
@@ -177,6 +204,7 @@ class EmbeddedWeaviate:
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._server_lock: int | None = None
+        self._owns_lock = True
         self.endpoint: Endpoint | None = None
 
     @property
@@ -192,7 +220,7 @@ class EmbeddedWeaviate:
     def start(self) -> Endpoint:
         self.prepare()
         with flocked(self.files.start_lock, fcntl.LOCK_EX):
-            running = find_running(self.files)
+            running = find_running(self.files, starting_for=self.startup_timeout)
             if running is not None:
                 logger.info("reusing Weaviate (pid %s) on port %s", running.pid, running.http_port)
                 self.endpoint = running
@@ -215,7 +243,7 @@ class EmbeddedWeaviate:
             self.files.remove_state(owner_pid=process.pid)
             logger.info("Weaviate stopped")
         lock, self._server_lock = self._server_lock, None
-        if lock is not None:
+        if lock is not None and self._owns_lock:
             os.close(lock)
 
     def exit_code(self) -> int | None:
@@ -238,17 +266,6 @@ class EmbeddedWeaviate:
                 f"data directory {self.root} is not writable: {err.strerror or err}"
             ) from err
 
-    def _take_server_lock(self) -> int:
-        fd = os.open(self.files.server_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise WeaviateStartError(
-                f"another Weaviate server still runs on {self.root} ({self.files.server_lock} is held)"
-            ) from None
-        return fd
-
     def _cluster_ports(self) -> dict[str, int]:
         """Gossip and raft ports, kept across restarts: raft remembers its own address."""
         path = self.root / "cluster-ports.json"
@@ -262,10 +279,16 @@ class EmbeddedWeaviate:
         path.write_text(json.dumps(ports))
         return ports
 
-    def spawn(self, keeper_pid: int | None = None, idle_timeout: float | None = None) -> Endpoint:
+    def spawn(
+        self, keeper_pid: int | None = None, idle_timeout: float | None = None, server_lock: int | None = None
+    ) -> Endpoint:
         """Start a new server and wait until it is ready. The caller holds the start lock and
-        has made sure no server of this directory is left (`find_running`, `terminate`)."""
-        self._server_lock = self._take_server_lock()
+        has made sure no server of this directory is left (`find_running`, `terminate`).
+
+        `server_lock`: the caller's descriptor of `server.lock`, kept by the caller (the keeper
+        holds it until it exits); by default taken here and let go by `stop`."""
+        self._server_lock = server_lock if server_lock is not None else take_server_lock(self.files)
+        self._owns_lock = server_lock is None
         try:
             return self._spawn(keeper_pid, idle_timeout)
         except BaseException:

@@ -31,6 +31,10 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 120) -> 
         time.sleep(0.05)
 
 
+def process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def embedded_env() -> dict[str, str]:
     env = {**os.environ, "EMBED_MODEL_PATH": str(model_path()), "WEAVIATE_BIN": str(weaviate_binary())}
     for key in ("WEAVIATE_URL", "WEAVIATE_GRPC_URL", "SUPPORTBOT_DATA_DIR", "SUPPORTBOT_CONFIG"):
@@ -141,6 +145,7 @@ def test_a_crashed_or_hung_server_is_replaced_by_the_next_command(data_dir: Path
         os.kill(state.keeper_pid, signal.SIGKILL)
     else:
         os.kill(state.pid, signal.SIGSTOP)
+        wait_for(lambda: process_state(state.pid) == "T", "weaviate to be stopped")  # signals are async
     if crash != "freeze weaviate":
         assert wait_gone(state.pid if crash == "kill weaviate" else state.keeper_pid)
     with shared_server(weaviate_binary(), data_dir) as second:
@@ -185,3 +190,24 @@ def test_a_start_failure_reaches_the_command_with_the_server_log(data_dir: Path,
         shared_server(tmp_path / "nope", data_dir),
     ):
         pass
+
+
+def test_a_command_interrupted_while_starting_leaves_the_server_to_the_next(data_dir: Path) -> None:
+    files = ServerFiles.of(data_dir)
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(weaviate_binary()), str(data_dir)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(
+        lambda: files.keeper_log.exists() and "starting Weaviate" in files.keeper_log.read_text(), "start"
+    )
+    starter.send_signal(signal.SIGINT)
+    _, stderr = starter.communicate(timeout=120)
+    assert "KeyboardInterrupt" in stderr
+    # The next command waits for the server being started instead of starting another.
+    with shared_server(weaviate_binary(), data_dir) as endpoint:
+        assert is_ready(endpoint.host, endpoint.http_port)
+    assert files.keeper_log.read_text().count("starting Weaviate") == 1
