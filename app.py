@@ -36,6 +36,7 @@ from adapters.feedback_cli import (  # noqa: E402
     cmd_stats,
 )
 from adapters.feedback_cli import add_commands as add_feedback_commands  # noqa: E402
+from adapters.ingest_cli import add_commands as add_ingest_commands  # noqa: E402
 from adapters.notices_cli import add_commands as add_notice_commands  # noqa: E402
 from bot.answering.base import Answerer, QuestionRewriter  # noqa: E402
 from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client  # noqa: E402
@@ -50,7 +51,7 @@ from bot.types import Answer, AnswerKind, Platform, Question  # noqa: E402
 from eval.digest import DigestError  # noqa: E402
 from eval.digest.week import WeekError  # noqa: E402
 from knowledge.embeddings import EmbeddingModelError  # noqa: E402
-from knowledge.loaders import DocumentDefaults, DocumentError, parse_effective_date  # noqa: E402
+from knowledge.loaders import DocumentError  # noqa: E402
 from knowledge.schema import SchemaError  # noqa: E402
 from knowledge.service import WeaviateKnowledgeBase, open_knowledge  # noqa: E402
 from knowledge.types import Passage  # noqa: E402
@@ -61,7 +62,7 @@ logger = logging.getLogger("supportbot")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="app.py", description="Internal-support bot: knowledge base and answers."
     )
@@ -72,14 +73,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ingest = commands.add_parser("ingest", help="index files or folders (PDF, DOCX, Markdown, HTML, text)")
-    ingest.add_argument("paths", nargs="+", type=Path)
-    ingest.add_argument("--audience", action="append", default=[], help="access group (repeatable)")
-    ingest.add_argument("--title", default="", help="title (one document only)")
-    ingest.add_argument("--doc-id", default="", help="stable document id (one document only)")
-    ingest.add_argument("--version", default="", help="version label; default: next number")
-    ingest.add_argument("--effective", default="", help="effective date, YYYY-MM-DD")
-    ingest.add_argument("--json", action="store_true", help="one JSON line per document")
+    add_ingest_commands(commands)
 
     retrieve = commands.add_parser("retrieve", help="passages a channel may see for a question")
     retrieve.add_argument("question", nargs="?", help="omit for an interactive prompt")
@@ -129,29 +123,6 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915
     chat.add_argument("--channel", required=True, help="the channel the console stands in for")
     chat.add_argument("--user", default="console", help="your user id, recorded with answers and votes")
     return parser
-
-
-def cmd_ingest(kb: WeaviateKnowledgeBase, args: argparse.Namespace, settings: Settings) -> int:
-    if (args.title or args.doc_id) and (len(args.paths) > 1 or args.paths[0].is_dir()):
-        raise UsageError("--title and --doc-id apply to a single file")
-    defaults = DocumentDefaults(
-        audience=tuple(args.audience) or tuple(settings.file.ingest.default_audience),
-        title=args.title,
-        version=args.version,
-        effective_date=parse_effective_date(args.effective, "--effective"),
-        doc_id=args.doc_id,
-    )
-    progress = terminal.EmbeddingProgress()
-    try:
-        results = kb.ingest_paths(args.paths, defaults, progress)
-    finally:
-        progress.close()
-    if args.json:
-        for result in results:
-            terminal.print_json_line(result.as_dict())
-    else:
-        terminal.show_ingest_results(results)
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
 
 def _read_questions(path: Path) -> list[tuple[object, str]]:
@@ -384,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one dispatch 
         logging.getLogger("httpx").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
+        if args.command == "ingest":  # loads what it needs itself (adapters/ingest_cli.py)
+            return int(args.handler(args))
         check_usage(args)
         if args.command == "teams-package":  # needs no settings file, only the app id
             return cmd_teams_package(args)
@@ -428,8 +401,6 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one dispatch 
             terminal.out.print(f"Re-indexed {copied} chunks.")
             return EXIT_OK
         with open_knowledge(settings.knowledge, settings.file.access, settings.data_dir) as kb:
-            if args.command == "ingest":
-                return cmd_ingest(kb, args, settings)
             if args.command == "retrieve":
                 return cmd_retrieve(kb, args)
             if args.command in {"ask", "chat", "serve", "digest", "notify-changes"}:
