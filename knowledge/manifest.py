@@ -119,7 +119,7 @@ def _files(base: Path, pattern: str, where: str, skipped: list[str]) -> list[Pat
     full = os.path.normpath(base / pattern)
     if not glob.has_magic(pattern):
         if not os.path.exists(full):
-            raise ManifestError(f"{where}: {full}: no such file or directory")
+            raise ManifestError(f"{where}: {pattern}: no such file or directory ({full})")
         items = list(iter_files([Path(full)]))
     else:
         matches = [Path(m) for m in sorted(glob.glob(full, recursive=True))]
