@@ -50,8 +50,9 @@ class RunProgress(Progress, Protocol):
         """One file's outcome, as soon as it is known."""
 
 
-def file_key(path: Path, data: bytes, defaults: DocumentDefaults, chunking: str) -> str:
-    """What the index holds for a file follows from this alone (see the module docstring)."""
+def file_key(path: Path, defaults: DocumentDefaults, chunking: str) -> str:
+    """What the index holds for a file follows from this alone (see the module docstring).
+    Raises OSError when the file cannot be read."""
     options = [
         sorted(defaults.audience),
         defaults.title,
@@ -60,10 +61,9 @@ def file_key(path: Path, data: bytes, defaults: DocumentDefaults, chunking: str)
         defaults.effective_date,
     ]
     recipe = json.dumps([KEY_FORMAT, PIPELINE_VERSION, chunking, path.name, options], ensure_ascii=False)
-    digest = hashlib.sha256(recipe.encode())
-    digest.update(b"\0")
-    digest.update(data)
-    return digest.hexdigest()[:32]
+    with path.open("rb") as handle:
+        content = hashlib.file_digest(handle, "sha256").hexdigest()
+    return hashlib.sha256(f"{recipe}\0{content}".encode()).hexdigest()[:32]
 
 
 def expand(paths: Sequence[Path], defaults: DocumentDefaults) -> list[FileJob | DocumentError]:
@@ -110,11 +110,9 @@ class FileIngest:
                 results[n] = _failed(job.source, job.reason)
                 continue
             try:
-                data = job.path.read_bytes()
+                keys[n] = file_key(job.path, job.defaults, self._chunking)
             except OSError as err:
                 results[n] = _failed(str(job.path), err.strerror or str(err))
-                continue
-            keys[n] = file_key(job.path, data, job.defaults, self._chunking)
         indexed = self._catalog.by_file_keys(keys.values())
         for n, key in keys.items():
             if key in indexed:

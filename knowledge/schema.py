@@ -4,7 +4,9 @@ The logical name (e.g. `PolicyChunks`) is a Weaviate alias pointing at a physica
 collection whose description carries a stamp: schema version and embedding model.
 A change of either makes `open_collection` refuse with a pointer to `reindex`, which
 builds a new physical collection, copies every chunk over with fresh vectors, and
-swings the alias: queries keep working during the copy.
+swings the alias: queries keep working during the copy. A metadata property added since a
+collection was built (e.g. `file_key`) needs no reindex: `open_collection` adds it in place,
+and chunks written before simply lack it.
 
 The replication factor is fixed when the physical collection is created, with one shard:
 every node holding a replica has the whole collection. On an existing
