@@ -37,7 +37,7 @@ warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationW
 
 # One line per command module, in the order their commands appear in --help.
 COMMAND_MODULES = [
-    "adapters.knowledge_ingest_cli",  # ingest
+    "adapters.ingest_cli",  # ingest
     "adapters.knowledge_cli",  # retrieve, docs, reindex
     "adapters.chat_cli",  # ask, chat
     "adapters.platforms_cli",  # serve, teams-package

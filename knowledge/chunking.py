@@ -42,6 +42,7 @@ class Chunker:
     against any model."""
 
     def __init__(self, settings: ChunkSettings, window: EmbeddingWindow | None = None) -> None:
+        self.settings = settings
         self._sections = MarkdownNodeParser(header_path_separator=SECTION_SEPARATOR)
         self._window = window
         if window is None:
