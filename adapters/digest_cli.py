@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from adapters import terminal
-from bot.settings import DigestSettings
+from adapters.cli_wiring import load_command_settings, open_knowledge_and_bot
 from eval.digest import DigestError
 from eval.digest.week import Week, WeekError
 
 if TYPE_CHECKING:  # matplotlib, numpy and the platform SDKs load only when a digest is made
     from adapters.digests import DigestPublisher
+    from bot.settings import DigestSettings
     from eval.digest.build import Digest
 
 
@@ -26,6 +27,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     digest.add_argument("--post", action="store_true", help="post to the leads' channels (digest.leads)")
     digest.add_argument("--lead", help="only this digest.leads entry")
     digest.add_argument("--force", action="store_true", help="with --post: post again a week already posted")
+    digest.set_defaults(handler=run_digest)
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    check_digest_usage(args)  # before the slow start
+    settings = load_command_settings(args)
+    check_digest_settings(settings.file.digest, args)
+    from adapters.digests import make_publisher, ragas_quality, teams_poster
+    from adapters.slack import web_client
+
+    with open_knowledge_and_bot(settings) as (kb, bot):
+        slack = None
+        if settings.slack_bot_token is not None:
+            slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        quality = ragas_quality(settings, bot, kb)
+        publisher = make_publisher(settings, bot.log.engine, kb, quality, slack, teams_poster(settings))
+        return cmd_digest(publisher, args)
 
 
 def check_digest_usage(args: argparse.Namespace, zone: str = "UTC") -> Week:

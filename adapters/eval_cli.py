@@ -5,7 +5,7 @@ RAGAS retrieval and answer metrics), and golden sets from the log.
     eval build-golden --out FILE [--since D] [--until D]
 
 A folder means every `*.jsonl` in it (`eval/golden`: the shipped sets). Without `--config`,
-eval uses what `make run` uses (app.py: config/sample.yaml, and the data directory). RAGAS
+eval uses what `make run` uses (config/sample.yaml, and the data directory: `eval_config`). RAGAS
 loads only when `eval --golden` scores (eval.ragas_eval imports it lazily).
 """
 
@@ -16,23 +16,25 @@ import importlib.util
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
 from adapters import terminal
+from adapters.cli_wiring import load_command_settings, open_database, open_knowledge_and_bot
 from adapters.feedback_cli import parse_day
-from bot.core import SupportBot
-from bot.settings import ConfigError, Settings
-from eval.eval_report import EvalReport
-from eval.finetune.scrub import Scrubber
-from eval.finetune.select import asker_names
-from eval.golden import GoldenError, GoldenItem, golden_from_log, load_golden_sets, write_golden
-from eval.ragas_eval import JudgeError, run_golden
-from knowledge.access import EVERY_CHANNEL
-from knowledge.service import WeaviateKnowledgeBase
+from bot.errors import ConfigError
+
+if TYPE_CHECKING:  # the golden sets, the log's database and RAGAS load when eval runs
+    from sqlalchemy import Engine
+
+    from bot.core import SupportBot
+    from bot.settings import Settings
+    from eval.eval_report import EvalReport
+    from eval.golden import GoldenItem
+    from knowledge.service import WeaviateKnowledgeBase
 
 EXIT_OK, EXIT_FAILED = 0, 1
 # Per-question columns (narrow: the table must fit 80 columns). The id-based recall equals
@@ -78,10 +80,38 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     build.add_argument("--since", help="first day, YYYY-MM-DD (UTC)")
     build.add_argument("--until", help="day after the last, YYYY-MM-DD (UTC)")
+    evaluate.set_defaults(handler=run_eval)
+    build.set_defaults(handler=run_build_golden)
+
+
+def eval_config(args: argparse.Namespace) -> Path | None:
+    """The settings file eval reads: --config, else $SUPPORTBOT_CONFIG, else what `make run`
+    built with (config/sample.yaml), since eval scores that knowledge base."""
+    from bot.settings import EnvSettings
+
+    if args.config is not None or EnvSettings().config is not None:
+        return None
+    return Path(__file__).resolve().parents[1] / "config" / "sample.yaml"
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    settings = load_command_settings(args, eval_config(args))
+    golden = check_eval_usage(args, settings)  # before the slow start
+    with open_knowledge_and_bot(settings) as (kb, bot):
+        return cmd_eval(bot, kb, settings, golden, args)
+
+
+def run_build_golden(args: argparse.Namespace) -> int:
+    check_build_usage(args)  # before the slow start
+    settings = load_command_settings(args, eval_config(args))
+    with open_database(settings) as engine:
+        return cmd_build_golden(engine, settings, args)
 
 
 def check_eval_usage(args: argparse.Namespace, settings: Settings) -> list[GoldenItem]:
     """The golden set and the judge's key, checked before the slow start."""
+    from eval.golden import GoldenError, load_golden_sets
+
     if args.golden is None:
         raise EvalUsageError("eval needs --golden FILE (or: eval build-golden --out FILE)")
     if importlib.util.find_spec("ragas") is None:  # found without importing it (that takes seconds)
@@ -128,6 +158,8 @@ def cmd_eval(
             f"({terminal.safe(shown)}): {asked} questions cannot be answered from them. "
             f"Ingest them ({MAKE_RUN})"
         )
+    from eval.ragas_eval import JudgeError, run_golden
+
     judge = embeddings = None
     if args.judge == "claude" and settings.anthropic_api_key is not None:
         from eval.judge import FastEmbedForRagas, claude_judge  # RAGAS loads here
@@ -232,6 +264,11 @@ def check_build_usage(args: argparse.Namespace) -> tuple[datetime | None, dateti
 
 
 def cmd_build_golden(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:
+    from eval.finetune.scrub import Scrubber
+    from eval.finetune.select import asker_names
+    from eval.golden import golden_from_log, write_golden
+    from knowledge.access import EVERY_CHANNEL
+
     since, until = check_build_usage(args)
     groups = settings.file.access.groups
     open_groups = frozenset(g for g, channels in groups.items() if EVERY_CHANNEL in channels)

@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
 from adapters import terminal
-from bot.settings import Settings
-from eval.finetune.export import ExportError, ExportOptions, export
+from adapters.cli_wiring import load_command_settings, open_database
 from eval.finetune.formats import FORMATS
-from eval.finetune.select import SelectOptions
-from eval.finetune.stats import FeedbackStats, Tally, feedback_stats
-from knowledge.access import EVERY_CHANNEL
-from knowledge.service import current_versions
+
+if TYPE_CHECKING:  # SQLAlchemy and Weaviate's client load when a command runs, not for --help
+    from sqlalchemy import Engine
+
+    from bot.settings import Settings
+    from eval.finetune.select import SelectOptions
+    from eval.finetune.stats import FeedbackStats, Tally
 
 
 class FeedbackUsageError(ValueError):
@@ -43,10 +45,25 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     export_cmd.add_argument("--eval-percent", type=int, default=10, help="share of question groups for eval")
     export_cmd.add_argument("--seed", default="supportbot", help="seed of the train/eval split")
+    export_cmd.set_defaults(handler=run_export)
     feedback = commands.add_parser("feedback", help="what the staff's votes say")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
     stats = feedback_commands.add_parser("stats", help="votes by week, channel and document")
     stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=run_stats)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    check_export_usage(args)  # before the slow start
+    settings = load_command_settings(args)
+    with open_database(settings) as engine:
+        return cmd_export(engine, settings, args)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    settings = load_command_settings(args)
+    with open_database(settings) as engine:
+        return cmd_stats(engine, args)
 
 
 def parse_day(value: str | None, flag: str, error: type[ValueError] = FeedbackUsageError) -> datetime | None:
@@ -60,6 +77,8 @@ def parse_day(value: str | None, flag: str, error: type[ValueError] = FeedbackUs
 
 
 def check_export_usage(args: argparse.Namespace) -> SelectOptions:
+    from eval.finetune.select import SelectOptions
+
     since, until = parse_day(args.since, "--since"), parse_day(args.until, "--until")
     if since and until and since >= until:
         raise FeedbackUsageError("--since must be before --until")
@@ -77,6 +96,10 @@ def check_export_usage(args: argparse.Namespace) -> SelectOptions:
 
 
 def cmd_export(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:
+    from eval.finetune.export import ExportError, ExportOptions, export
+    from knowledge.access import EVERY_CHANNEL
+    from knowledge.catalog import current_versions
+
     select = check_export_usage(args)
     groups = settings.file.access.groups
     open_groups = frozenset(g for g, channels in groups.items() if EVERY_CHANNEL in channels)
@@ -115,6 +138,8 @@ def cmd_export(engine: Engine, settings: Settings, args: argparse.Namespace) -> 
 
 
 def cmd_stats(engine: Engine, args: argparse.Namespace) -> int:
+    from eval.finetune.stats import feedback_stats
+
     stats = feedback_stats(engine)
     if args.json:
         terminal.print_json_line(_stats_json(stats))

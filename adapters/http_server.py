@@ -4,7 +4,10 @@ Prometheus (counts and timings only: no question text, channel or user appears t
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,6 +16,22 @@ from slack_bolt.async_app import AsyncApp
 
 if TYPE_CHECKING:
     from adapters.teams import TeamsEndpoint
+
+
+async def malformed_slack_request(request: web.Request) -> web.Response | None:
+    """401 for a timestamp that is no number, 400 for a body that is not what it claims to be."""
+    if not request.headers.get("X-Slack-Request-Timestamp", "").strip().isdigit():
+        return web.json_response({"error": "invalid X-Slack-Request-Timestamp"}, status=401)
+    body = await request.read()  # aiohttp keeps it: Bolt reads it again
+    try:
+        text = body.decode("utf-8")
+        if request.content_type == "application/json":
+            json.loads(text)
+        elif "payload" in (form := parse_qs(text)):
+            json.loads(form["payload"][0])
+    except (UnicodeDecodeError, ValueError):
+        return web.json_response({"error": "malformed request body"}, status=400)
+    return None
 
 
 def build_web_app(slack: AsyncApp | None, teams: TeamsEndpoint | None = None) -> web.Application:
@@ -29,10 +48,24 @@ def build_web_app(slack: AsyncApp | None, teams: TeamsEndpoint | None = None) ->
     if slack is not None:
 
         async def slack_events(request: web.Request) -> web.Response:
-            # Bolt verifies the signature and timestamp before anything else runs.
+            # Bolt verifies the signature and timestamp, but a timestamp that is not a number,
+            # or a body it cannot parse, raises inside it: a 500 for what is the sender's fault.
+            refusal = await malformed_slack_request(request)
+            if refusal is not None:
+                return refusal
             return await to_aiohttp_response(await slack.async_dispatch(await to_bolt_request(request)))
 
         app.router.add_post("/slack/events", slack_events)
     if teams is not None:
         app.router.add_post("/api/messages", teams.handle)
+        warming: set[asyncio.Task[None]] = set()
+
+        async def warm_teams_keys(_: web.Application) -> None:
+            # In the background: the server listens at once, and the first Teams request
+            # finds the signing keys fetched (or waits for that fetch in a thread, not the loop).
+            task = asyncio.create_task(teams.auth.warm())
+            warming.add(task)
+            task.add_done_callback(warming.discard)
+
+        app.on_startup.append(warm_teams_keys)
     return app

@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
 from adapters import terminal
-from adapters.notices import ChangeFollowUp
+from adapters.cli_wiring import load_command_settings, open_knowledge_and_bot
+
+if TYPE_CHECKING:
+    from adapters.notices import ChangeFollowUp
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     notify = commands.add_parser("notify-changes", help="tell threads whose answer cited a replaced policy")
     notify.add_argument("--dry-run", action="store_true", help="list what would be posted; post nothing")
     notify.add_argument("--days", type=_days, help="answers of the last N days (default notices.days)")
+    notify.set_defaults(handler=run_notify)
 
 
 def _days(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 365:
         raise argparse.ArgumentTypeError(f"a number of days from 1 to 365, not {text!r}")
     return int(text)
+
+
+def run_notify(args: argparse.Namespace) -> int:
+    from adapters.notices import ChangeFollowUp
+    from adapters.slack import web_client
+
+    settings = load_command_settings(args)
+    with open_knowledge_and_bot(settings) as (kb, bot):
+        slack = None
+        if settings.slack_bot_token is not None:
+            slack = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        teams = None
+        if settings.teams is not None:
+            from botbuilder.integration.aiohttp import CloudAdapter
+
+            from adapters.teams.auth import BotAuthentication
+            from adapters.teams.notices import TeamsNotices
+
+            teams = TeamsNotices(CloudAdapter(BotAuthentication(settings.teams)), settings.teams.app_id)
+        follow_up = ChangeFollowUp(bot, kb.list_documents, settings.file.notices, slack, teams)
+        return cmd_notify(follow_up, args)
 
 
 def cmd_notify(follow_up: ChangeFollowUp, args: argparse.Namespace) -> int:

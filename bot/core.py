@@ -14,15 +14,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from bot import metrics
 from bot.answering.base import Answerer, AnswererError, Draft, QuestionRewriter
 from bot.answering.citations import resolve_citations
-from bot.answering.claude import ClaudeSettings
-from bot.answering.extractive import ExtractiveAnswerer, ExtractiveSettings
+from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.hygiene import searchable_question
 from bot.answering.prompts import PROMPT_VERSION, SYSTEM_PROMPT, render_user_message
+from bot.answering.settings import AnswerSettings
 from bot.store.conversations import ConversationStore
 from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
 from bot.types import Answer, AnswerKind, Question, Turn, VoteOutcome, VoteSource, VoteStatus, VoteValue
@@ -31,24 +29,6 @@ from knowledge.service import KnowledgeBase
 from knowledge.types import AccessScope, Passage
 
 logger = logging.getLogger(__name__)
-
-
-class AnswerSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    claude: ClaudeSettings = Field(default_factory=ClaudeSettings)
-    extractive: ExtractiveSettings = Field(default_factory=ExtractiveSettings)
-    abstain_text: str = Field(
-        "I couldn't find this in the documents visible to this channel.",
-        description="The reply when the documents do not answer the question.",
-    )
-    max_question_chars: int = Field(2000, ge=50, description="Longer questions are refused politely.")
-    history_turns: int = Field(6, ge=0, le=50, description="Earlier turns of a thread used for follow-ups.")
-    source_priority: dict[str, int] = Field(
-        default_factory=dict,
-        description="Document ids or access groups ranked against each other (higher first) "
-        "when sources differ; unlisted ones rank 0.",
-    )
 
 
 RETRIEVAL_FAILED = "Sorry, I couldn't search the documents just now (the search service did not respond); please try again in a minute."

@@ -130,15 +130,23 @@ class KnowledgeDesk:
             )
         return DeskReply(all(r.ok for r in results), describe(results), tuple(results))
 
-    def run(self, user: str, command: Command) -> DeskReply:
-        return self.list_documents(user) if command.name == "docs" else self.forget(user, command.argument)
+    def run(self, user: str, channel: str, command: Command) -> DeskReply:
+        """`command` by `user` in `channel` (the id access.groups maps: what the reply may show)."""
+        if command.name == "docs":
+            return self.list_documents(user, channel)
+        return self.forget(user, command.argument)
 
-    def list_documents(self, user: str) -> DeskReply:
+    def list_documents(self, user: str, channel: str) -> DeskReply:
+        """The documents `channel` may read: a poster asking in a public channel must not
+        show everyone the titles of restricted documents."""
         if not self.may_change(user):
             return self.refusal()
-        docs = self.kb.list_documents()
+        groups = self.kb.access.scope_for(channel).groups
+        every = self.kb.list_documents()
+        docs = [d for d in every if groups.intersection(d.audience)]
         if not docs:
-            return DeskReply(True, "No documents are indexed yet.")
+            hidden = " that this channel may see" if every else ""
+            return DeskReply(True, f"No documents{hidden} are indexed yet.")
         lines = [
             f"{d.doc_id}: {d.title} v{d.version} for {', '.join(d.audience)} ({d.chunks} chunks)"
             for d in docs

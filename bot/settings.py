@@ -18,18 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.core import AnswerSettings
+from bot.answering.settings import AnswerSettings
+from bot.errors import ConfigError
 from knowledge.access import AccessPolicy
-from knowledge.chunking import ChunkSettings
 from knowledge.connection import WeaviateSettings
-from knowledge.embeddings import EmbeddingSettings
 from knowledge.loaders import LoaderSettings
-from knowledge.retrieval import RetrievalSettings
-from knowledge.service import KnowledgeSettings
-
-
-class ConfigError(ValueError):
-    """The settings file is missing, malformed, or names something unknown."""
+from knowledge.settings import ChunkSettings, EmbeddingSettings, KnowledgeSettings, RetrievalSettings
 
 
 class IngestPolicy(BaseModel):

@@ -16,9 +16,9 @@ import uuid
 from llama_index.core import Document
 from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
-from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.embeddings import EmbeddingWindow
+from knowledge.settings import ChunkSettings
 from knowledge.types import SourceDocument
 
 _CHUNK_NAMESPACE = uuid.UUID("6f1c9b7e-8d2a-4c59-9a3e-2f0f4f2d6a11")
@@ -29,19 +29,6 @@ _LLM_KEYS = {"title", "section", "version"}
 # Fewer body tokens than this beside a long title and section path: the section (then the
 # title) stays out of the vector rather than leaving chunks of a few words.
 _MIN_BODY_TOKENS = 64
-
-
-class ChunkSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    chunk_size: int = Field(
-        256,
-        ge=64,
-        le=2048,
-        description="Target chunk length in tokens (the embedding model's word pieces, and never more "
-        "than its window holds beside the title and section).",
-    )
-    chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by neighbouring chunks.")
 
 
 def chunk_id(doc_id: str, content_hash: str, index: int) -> str:
@@ -55,6 +42,7 @@ class Chunker:
     against any model."""
 
     def __init__(self, settings: ChunkSettings, window: EmbeddingWindow | None = None) -> None:
+        self.settings = settings
         self._sections = MarkdownNodeParser(header_path_separator=SECTION_SEPARATOR)
         self._window = window
         if window is None:

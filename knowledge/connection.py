@@ -23,12 +23,8 @@ from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
-from knowledge.weaviate_server import (
-    WEAVIATE_VERSION,
-    EmbeddedWeaviate,
-    WeaviateStartError,
-    default_binary_path,
-)
+from knowledge.weaviate_lifetime import DEFAULT_IDLE_TIMEOUT, shared_server
+from knowledge.weaviate_server import WEAVIATE_VERSION, WeaviateStartError, default_binary_path
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +60,14 @@ class WeaviateSettings(BaseModel):
         None, description="Fixed HTTP port for the embedded server (default: a free one)."
     )
     startup_timeout: float = Field(90.0, gt=0, description="Seconds to wait for the embedded server.")
+    idle_timeout: float = Field(
+        DEFAULT_IDLE_TIMEOUT,
+        gt=0,
+        description=(
+            "Seconds the embedded server keeps running after the last command used it (15 min); "
+            "commands started meanwhile reuse it. Set by the command that starts it."
+        ),
+    )
     collection: str = Field("PolicyChunks", pattern=r"^[A-Z][A-Za-z0-9_]*$", description="Collection alias.")
     replication_factor: int = Field(
         1,
@@ -212,8 +216,14 @@ def connect(settings: WeaviateSettings, data_dir: Path) -> Iterator[weaviate.Wea
         finally:
             client.close()
         return
-    with EmbeddedWeaviate(
-        settings.binary_path(), data_dir, settings.http_port, settings.startup_timeout
+    # The embedded server outlives this command and is leased while connected (see
+    # knowledge/weaviate_lifetime.py): the next command skips the ~8 s start.
+    with shared_server(
+        settings.binary_path(),
+        data_dir,
+        settings.http_port,
+        settings.startup_timeout,
+        settings.idle_timeout,
     ) as endpoint:
         client = weaviate.connect_to_local(
             host=endpoint.host,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from knowledge.errors import EmbeddingModelError
+from knowledge.settings import FP32_MODEL, INT8_MODEL, EmbeddingSettings
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -20,43 +21,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
-FP32_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-INT8_MODEL = f"{FP32_MODEL}-int8"
-
-
-class EmbeddingSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model_name: str = Field(
-        INT8_MODEL,
-        description=(
-            "fastembed model name; a name ending in -int8 is that model with int8 weights, made "
-            "locally from its fp32 files. Stamped on the collection: a change needs `reindex`."
-        ),
-    )
-    model_path: Path | None = Field(
-        None,
-        description=(
-            "The fp32 model's folder (model.onnx and tokenizer files); EMBED_MODEL_PATH when unset. "
-            "Neither set: shared_models_dir, then fastembed's cache, then a download."
-        ),
-    )
-    shared_models_dir: Path = Field(
-        REPO.parent / "shared" / "models",
-        description="Folder of offline model copies, one folder per model (all-MiniLM-L6-v2-onnx).",
-    )
-    variants_dir: Path = Field(
-        Path.home() / ".cache" / "supportbot" / "models",
-        description="Where int8 variants are made and kept ($XDG_CACHE_HOME/supportbot/models).",
-    )
-    dimensions: int = Field(384, gt=0, description="Vector length the model produces.")
-    batch_size: int = Field(64, gt=0, le=1024, description="Texts embedded per model call.")
-    threads: int | None = Field(None, description="onnxruntime threads; unset uses every core.")
-
-
-class EmbeddingModelError(RuntimeError):
-    """The embedding model could not be found or loaded."""
+__all__ = ["FP32_MODEL", "INT8_MODEL", "EmbeddingModelError", "EmbeddingSettings"]  # their old home
 
 
 def load_embedding_model(settings: EmbeddingSettings) -> BaseEmbedding:

@@ -52,6 +52,14 @@ class DocumentDefaults:
     doc_id: str = ""
 
 
+@dataclass(frozen=True)
+class FileJob:
+    """One file to ingest and the defaults for what it does not say itself."""
+
+    path: Path
+    defaults: DocumentDefaults
+
+
 def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:80] or "document"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from knowledge.embeddings import EmbeddingModelError
+from knowledge.errors import EmbeddingModelError
 
 if TYPE_CHECKING:
     from knowledge.embeddings import EmbeddingSettings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -11,28 +11,13 @@ from llama_index.core.postprocessor import SimilarityPostprocessor
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
-from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.query_engine import Answered, AnswerFn, NoRetrieval, PassageSynthesizer, run_engine
+from knowledge.settings import RetrievalSettings
 from knowledge.store import ScopedWeaviateVectorStore
 from knowledge.types import AccessScope, Passage
 
 T = TypeVar("T")
-
-
-class RetrievalSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    alpha: float = Field(0.5, ge=0.0, le=1.0, description="Vector weight: 0 = BM25 only, 1 = vectors only.")
-    fusion: Literal["relative_score", "ranked"] = Field(
-        "relative_score",
-        description="How hybrid search merges its BM25 and vector lists: by min-max normalised scores "
-        "(relative_score, Weaviate's default) or by rank alone (ranked).",
-    )
-    top_k: int = Field(5, ge=1, le=100, description="Passages returned per question.")
-    score_floor: float | None = Field(
-        None, ge=0.0, description="Drop passages scoring below this (unset keeps all top-k)."
-    )
 
 
 def to_passage(hit: NodeWithScore) -> Passage:

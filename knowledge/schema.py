@@ -4,7 +4,9 @@ The logical name (e.g. `PolicyChunks`) is a Weaviate alias pointing at a physica
 collection whose description carries a stamp: schema version and embedding model.
 A change of either makes `open_collection` refuse with a pointer to `reindex`, which
 builds a new physical collection, copies every chunk over with fresh vectors, and
-swings the alias: queries keep working during the copy.
+swings the alias: queries keep working during the copy. A metadata property added since a
+collection was built (e.g. `file_key`) needs no reindex: `open_collection` adds it in place,
+and chunks written before simply lack it.
 
 The replication factor is fixed when the physical collection is created, with one shard:
 every node holding a replica has the whole collection. On an existing
@@ -27,7 +29,10 @@ from weaviate.classes.config import (
     ReplicationDeletionStrategy,
     Tokenization,
 )
-from weaviate.exceptions import UnexpectedStatusCodeError
+from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateInvalidInputError
+
+from knowledge.errors import SchemaError
+from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +42,6 @@ _STAMP_RE = re.compile(r"schema=(?P<schema>\d+); embed=(?P<embed>\S+); dim=(?P<d
 # BM25 searches exactly these; everything else is metadata for filters and citations.
 SEARCHABLE_PROPERTIES = ["text", "title"]
 TEXT_KEY = "text"
-
-
-class SchemaError(RuntimeError):
-    """The collection exists but was built by another schema or embedding model."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ class SchemaStamp:
         if not match:
             return None
         return cls(int(match["schema"]), match["embed"], int(match["dim"]))
+
+
+def schema_stamp(settings: KnowledgeSettings) -> SchemaStamp:
+    """The stamp this version's schema and configured embedding model put on the collection."""
+    return SchemaStamp(SCHEMA_VERSION, settings.embedding.model_name, settings.embedding.dimensions)
 
 
 def _searchable(name: str) -> Property:
@@ -102,6 +108,7 @@ def chunk_properties() -> list[Property]:
         _keyword("version"),
         _keyword("effective_date"),
         _keyword("content_hash"),
+        _keyword("file_key"),
         _keyword("ingested_at"),
         _opaque("section"),
         _opaque("source"),
@@ -171,7 +178,26 @@ def open_collection(
             f"this version needs {stamp.render()}: run `python app.py reindex`"
         )
     _check_replication(alias, config.replication_config.factor, replication_factor)
+    _add_missing_properties(client, target, {p.name for p in config.properties})
     return target
+
+
+def _add_missing_properties(client: weaviate.WeaviateClient, target: str, present: set[str]) -> None:
+    """Metadata properties added since the collection was built (e.g. `file_key`): old chunks
+    simply lack them, so the collection is extended in place instead of asking for a reindex."""
+    collection = client.collections.get(target)
+    for prop in chunk_properties():
+        if prop.name in present:
+            continue
+        try:
+            collection.config.add_property(prop)
+        except WeaviateInvalidInputError:
+            continue  # another process added it since the config was read
+        except UnexpectedStatusCodeError as err:
+            if "exist" not in err.message:
+                raise
+            continue
+        logger.info("collection %s: added property %s", target, prop.name)
 
 
 def _check_replication(alias: str, found: int, wanted: int) -> None:

@@ -1,7 +1,9 @@
 """The knowledge base as the rest of the bot sees it, and how to open one.
 
-`open_knowledge` is the single place that connects to Weaviate (embedded server or
-`WEAVIATE_URL`), opens the versioned collection and loads the embedding model.
+`open_knowledge` connects to Weaviate (embedded server or `WEAVIATE_URL`), opens the
+versioned collection and loads the embedding model. What only reads or deletes from the
+catalogue (`docs list`, `docs forget`, the export's current versions) opens it through
+`knowledge.catalog.open_catalog`, which loads neither the model nor LlamaIndex.
 """
 
 from __future__ import annotations
@@ -14,33 +16,23 @@ from typing import Protocol, TypeVar
 
 import weaviate
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.access import AccessPolicy
 from knowledge.catalog import Catalog
-from knowledge.chunking import Chunker, ChunkSettings
-from knowledge.connection import WeaviateSettings, collection_handles, connect
-from knowledge.embeddings import EmbeddingSettings, embedding_window, load_embedding_model
+from knowledge.chunking import Chunker
+from knowledge.connection import collection_handles, connect
+from knowledge.embeddings import embedding_window, load_embedding_model
 from knowledge.ingest import Ingestor, Progress
-from knowledge.loaders import DocumentDefaults, DocumentError, LoaderSettings, iter_files, load_file
+from knowledge.loaders import DocumentDefaults, DocumentError, iter_files, load_file
 from knowledge.query_engine import Answered, AnswerFn
-from knowledge.retrieval import RetrievalSettings, Retriever
-from knowledge.schema import TEXT_KEY, SchemaStamp, open_collection
+from knowledge.retrieval import Retriever
+from knowledge.schema import TEXT_KEY, open_collection, schema_stamp
+from knowledge.settings import KnowledgeSettings
 from knowledge.store import ScopedWeaviateVectorStore
 from knowledge.types import AccessScope, DocumentInfo, IngestResult, IngestStatus, Passage, SourceDocument
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class KnowledgeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    weaviate: WeaviateSettings = Field(default_factory=WeaviateSettings)
-    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
-    chunking: ChunkSettings = Field(default_factory=ChunkSettings)
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
-    loader: LoaderSettings = Field(default_factory=LoaderSettings)
 
 
 class KnowledgeBase(Protocol):
@@ -136,12 +128,6 @@ class WeaviateKnowledgeBase:
         return self.catalog.delete(doc_id)
 
 
-def schema_stamp(settings: KnowledgeSettings) -> SchemaStamp:
-    from knowledge.schema import SCHEMA_VERSION
-
-    return SchemaStamp(SCHEMA_VERSION, settings.embedding.model_name, settings.embedding.dimensions)
-
-
 @contextmanager
 def open_knowledge(
     settings: KnowledgeSettings, access: AccessPolicy, data_dir: Path
@@ -152,14 +138,3 @@ def open_knowledge(
             client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
         )
         yield WeaviateKnowledgeBase(client, name, embed_model, access, settings)
-
-
-def current_versions(settings: KnowledgeSettings, data_dir: Path) -> dict[str, str]:
-    """The indexed version of every document, without loading the embedding model (nothing
-    is embedded to read the catalogue)."""
-    with connect(settings.weaviate, data_dir) as client:
-        name = open_collection(
-            client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
-        )
-        catalog = Catalog(collection_handles(client, name, settings.weaviate))
-        return {d.doc_id: d.version for d in catalog.list()}

@@ -1,9 +1,11 @@
 """Run a real Weaviate server as a child process on loopback, or reuse one already running.
 
-The server keeps its state in `<data dir>/weaviate/`. `server.json` there names the
-process serving that directory, so a second command on the same data directory connects
-to it instead of starting another server on the same files. The owner stops it on exit;
-the kernel stops it too if the owner dies without cleaning up (PR_SET_PDEATHSIG).
+The server keeps its state in `<data dir>/weaviate/` (see knowledge/weaviate_files.py for the
+files and locks there). `server.json` names the process serving that directory, so a second
+user of the same data directory connects to it instead of starting another server on the
+same files. `EmbeddedWeaviate` ties the server to its owner: the owner stops it on exit, and
+the kernel stops it if the owner dies without cleaning up (PR_SET_PDEATHSIG). Commands run
+theirs under a keeper process that outlives them (knowledge/weaviate_keeper.py).
 """
 
 from __future__ import annotations
@@ -19,16 +21,28 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from knowledge.weaviate_files import (
+    ServerFiles,
+    ServerState,
+    flocked,
+    is_locked,
+    is_our_process,
+    pid_alive,
+    wait_unlocked,
+)
 
 logger = logging.getLogger(__name__)
 
 WEAVIATE_VERSION = "1.39.3"
 _PR_SET_PDEATHSIG = 1
 _LOG_TAIL_LINES = 20
+# A server that is alive but has not answered /ready for this long is taken as hung and
+# replaced. Long enough that a healthy server on a loaded machine is never killed.
+HUNG_AFTER = 15.0
+_STOP_GRACE = 30.0
 
 
 class WeaviateStartError(RuntimeError):
@@ -91,20 +105,86 @@ def is_ready(host: str, http_port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM it when the parent dies, even by SIGKILL."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def find_running(
+    files: ServerFiles, hung_after: float = HUNG_AFTER, starting_for: float = 90.0
+) -> Endpoint | None:
+    """The server `server.json` names, if it is alive and answers; None if there is none or
+    it is dead or hung (then `terminate` clears what is left of it). A server still starting
+    or stopping (its lock held, no `server.json`) is waited for up to `starting_for` seconds."""
+    state = _settled_state(files, starting_for)
+    if state is None or not is_locked(files.server_lock):
+        return None
+    deadline = time.monotonic() + hung_after
+    while pid_alive(state.pid) and (state.keeper_pid is None or pid_alive(state.keeper_pid)):
+        if is_ready("127.0.0.1", state.http_port, timeout=2.0):
+            return Endpoint("127.0.0.1", state.http_port, state.grpc_port, state.pid, owned=False)
+        if time.monotonic() >= deadline:
+            logger.warning("Weaviate (pid %s) has not been ready for %.0f s", state.pid, hung_after)
+            return None
+        time.sleep(0.25)
+    return None
+
+
+def _settled_state(files: ServerFiles, timeout: float) -> ServerState | None:
+    # A keeper whose starter was interrupted goes on starting the server without the start
+    # lock; a stopping one removes server.json just before it lets go of server.lock.
+    deadline = time.monotonic() + timeout
+    while (state := files.read_state()) is None and is_locked(files.server_lock):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return state
+
+
+def terminate(files: ServerFiles, grace: float = _STOP_GRACE) -> None:
+    """Stop whatever server process of this data directory is left, and remove `server.json`.
+
+    Waits on `server.lock`, which the keeper and weaviate-server both hold, so it returns
+    only once neither is left. The caller holds the start lock."""
+    state = files.read_state()
+    if is_locked(files.server_lock):
+        pids = [p for p in (state.keeper_pid, state.pid) if p] if state else []
+        # A stale server.json may name PIDs reused since: signal only our own processes.
+        ours = [p for p in pids if is_our_process(p, "weaviate")]
+        _signal_all(ours, signal.SIGTERM)
+        if not wait_unlocked(files.server_lock, grace):
+            logger.warning("Weaviate of %s did not stop within %.0f s; killing it", files.root, grace)
+            _signal_all(ours, signal.SIGKILL)
+            if not wait_unlocked(files.server_lock, 10.0):
+                raise WeaviateStartError(
+                    f"a Weaviate server of {files.root} is still running and cannot be stopped "
+                    f"(pids {pids or 'unknown'}; {files.server_lock} is held): stop it by hand"
+                )
+    files.remove_state()
+
+
+def take_server_lock(files: ServerFiles) -> int:
+    """The exclusive `server.lock`, as an open descriptor (closing it lets go)."""
+    fd = os.open(files.server_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise WeaviateStartError(
+            f"another Weaviate server still runs on {files.root} ({files.server_lock} is held)"
+        ) from None
+    return fd
+
+
+def _signal_all(pids: list[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+            if signum == signal.SIGTERM:
+                os.kill(pid, signal.SIGCONT)  # a stopped (frozen) process acts on SIGTERM only then
+        except ProcessLookupError:
+            pass
 
 
 class EmbeddedWeaviate:
@@ -118,19 +198,18 @@ class EmbeddedWeaviate:
         startup_timeout: float = 90.0,
     ) -> None:
         self.binary = binary
-        self.root = data_dir / "weaviate"
+        self.files = ServerFiles.of(data_dir)
+        self.root = self.files.root
         self.http_port = http_port
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
+        self._server_lock: int | None = None
+        self._owns_lock = True
         self.endpoint: Endpoint | None = None
 
     @property
     def log_path(self) -> Path:
-        return self.root / "server.log"
-
-    @property
-    def _state_path(self) -> Path:
-        return self.root / "server.json"
+        return self.files.log
 
     def __enter__(self) -> Endpoint:
         return self.start()
@@ -139,32 +218,39 @@ class EmbeddedWeaviate:
         self.stop()
 
     def start(self) -> Endpoint:
-        self._prepare_root()
-        with self._locked():
-            running = self._running_server()
+        self.prepare()
+        with flocked(self.files.start_lock, fcntl.LOCK_EX):
+            running = find_running(self.files, starting_for=self.startup_timeout)
             if running is not None:
                 logger.info("reusing Weaviate (pid %s) on port %s", running.pid, running.http_port)
                 self.endpoint = running
                 return running
-            self.endpoint = self._spawn()
+            terminate(self.files)
+            self.endpoint = self.spawn()
             return self.endpoint
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                logger.warning("Weaviate did not stop within 20 s; killing it")
-                process.kill()
-                process.wait()
-        self._state_path.unlink(missing_ok=True)
-        logger.info("Weaviate stopped")
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    logger.warning("Weaviate did not stop within 20 s; killing it")
+                    process.kill()
+                    process.wait()
+            self.files.remove_state(owner_pid=process.pid)
+            logger.info("Weaviate stopped")
+        lock, self._server_lock = self._server_lock, None
+        if lock is not None and self._owns_lock:
+            os.close(lock)
 
-    def _prepare_root(self) -> None:
+    def exit_code(self) -> int | None:
+        """The server's exit code if it has exited (None while it runs or before start)."""
+        return self._process.poll() if self._process is not None else None
+
+    def prepare(self) -> None:
         if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
             raise WeaviateStartError(
                 f"Weaviate server binary not found at {self.binary}: run `make weaviate` "
@@ -180,26 +266,6 @@ class EmbeddedWeaviate:
                 f"data directory {self.root} is not writable: {err.strerror or err}"
             ) from err
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.root / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _running_server(self) -> Endpoint | None:
-        try:
-            state = json.loads(self._state_path.read_text())
-        except (OSError, ValueError):
-            return None
-        pid, port = int(state.get("pid", 0)), int(state.get("http_port", 0))
-        if pid and _pid_alive(pid) and is_ready("127.0.0.1", port):
-            return Endpoint("127.0.0.1", port, int(state["grpc_port"]), pid, owned=False)
-        self._state_path.unlink(missing_ok=True)
-        return None
-
     def _cluster_ports(self) -> dict[str, int]:
         """Gossip and raft ports, kept across restarts: raft remembers its own address."""
         path = self.root / "cluster-ports.json"
@@ -213,7 +279,23 @@ class EmbeddedWeaviate:
         path.write_text(json.dumps(ports))
         return ports
 
-    def _spawn(self) -> Endpoint:
+    def spawn(
+        self, keeper_pid: int | None = None, idle_timeout: float | None = None, server_lock: int | None = None
+    ) -> Endpoint:
+        """Start a new server and wait until it is ready. The caller holds the start lock and
+        has made sure no server of this directory is left (`find_running`, `terminate`).
+
+        `server_lock`: the caller's descriptor of `server.lock`, kept by the caller (the keeper
+        holds it until it exits); by default taken here and let go by `stop`."""
+        self._server_lock = server_lock if server_lock is not None else take_server_lock(self.files)
+        self._owns_lock = server_lock is None
+        try:
+            return self._spawn(keeper_pid, idle_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, keeper_pid: int | None, idle_timeout: float | None) -> Endpoint:
         if self.http_port and not port_is_free(self.http_port):
             raise WeaviateStartError(f"port {self.http_port} on 127.0.0.1 is already in use")
         # The cluster ports may be last run's (raft remembers them): the others must not collide
@@ -253,6 +335,9 @@ class EmbeddedWeaviate:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks taken
+                # The server holds server.lock too: it stays held until the server is gone,
+                # even when its owner died first.
+                pass_fds=(self._server_lock,) if self._server_lock is not None else (),
             )
         finally:
             log.close()
@@ -261,14 +346,13 @@ class EmbeddedWeaviate:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                self._process = None
                 raise WeaviateStartError(self._explain_exit(process.returncode))
             if is_ready("127.0.0.1", http_port, timeout=1.0):
-                state = {"pid": process.pid, "http_port": http_port, "grpc_port": grpc_port}
-                self._state_path.write_text(json.dumps(state))
+                self.files.write_state(
+                    ServerState(process.pid, http_port, grpc_port, keeper_pid, idle_timeout)
+                )
                 return Endpoint("127.0.0.1", http_port, grpc_port, process.pid, owned=True)
-            time.sleep(0.25)
-        self.stop()
+            time.sleep(0.1)
         raise WeaviateStartError(
             f"Weaviate was not ready after {self.startup_timeout:.0f} s.\n{self._log_tail()}"
         )

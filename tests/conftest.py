@@ -19,9 +19,11 @@ from knowledge.connection import WeaviateSettings
 from knowledge.embeddings import EmbeddingSettings, load_embedding_model
 from knowledge.schema import open_collection
 from knowledge.service import KnowledgeSettings, WeaviateKnowledgeBase, schema_stamp
+from knowledge.weaviate_lifetime import stop_server
 from knowledge.weaviate_server import EmbeddedWeaviate, Endpoint, default_binary_path
 from tests.cli_runner import cli
 from tests.fakes.postgres_server import PostgresServer
+from tests.server_processes import kill_all, server_processes
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -137,9 +139,40 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_server_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fails the run if a test left a Weaviate keeper or server running on its data (and stops it).
+
+    A command's embedded server outlives the command by design: each test that runs one
+    without WEAVIATE_URL must stop it (the `env` and `data_dir` fixtures do)."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    left = server_processes(base)
+    if not left:
+        return
+    for data_dir in {p.data_dir for p in left if p.kind == "keeper"}:
+        stop_server(data_dir, force=True)
+    kill_all([p for p in server_processes(base) if p.kind == "weaviate"])
+    pytest.fail(
+        "tests left Weaviate running (now stopped): "
+        + ", ".join(f"{p.kind} pid {p.pid} on {p.data_dir}" for p in left)
+    )
+
+
 @pytest.fixture
-def env(weaviate_url: str, weaviate_server: Endpoint, tmp_path: Path) -> dict[str, str]:
-    """Environment for a CLI subprocess: the session's server, a collection and data dir of its own."""
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A data directory whose embedded server (if a command started one) is stopped afterwards."""
+    path = tmp_path / "data"
+    yield path
+    stop_server(path, force=True)
+
+
+@pytest.fixture
+def env(weaviate_url: str, weaviate_server: Endpoint, data_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """Environment for a CLI subprocess: the session's server, a collection and data dir of its own.
+
+    Without WEAVIATE_URL a command starts an embedded server on the data dir that outlives
+    it: `data_dir` stops it at teardown."""
     config = tmp_path / "settings.yaml"
     sample = (REPO / "config" / "sample.yaml").read_text()
     config.write_text(sample + f"weaviate:\n  collection: Cli_{uuid.uuid4().hex[:10]}\n")
@@ -148,7 +181,7 @@ def env(weaviate_url: str, weaviate_server: Endpoint, tmp_path: Path) -> dict[st
         "WEAVIATE_URL": weaviate_url,
         "WEAVIATE_GRPC_URL": f"http://127.0.0.1:{weaviate_server.grpc_port}",
         "EMBED_MODEL_PATH": str(model_path()),
-        "SUPPORTBOT_DATA_DIR": str(tmp_path / "data"),
+        "SUPPORTBOT_DATA_DIR": str(data_dir),
         "CFG": str(config),
         # A developer's own key or database must never be used by a test (empty = unset).
         "ANTHROPIC_API_KEY": "",

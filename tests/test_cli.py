@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli_runner import CONFIG, cli, json_lines, run
-from tests.conftest import REPO, model_path, weaviate_binary
+from tests.cli_runner import cli, json_lines
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.weaviate
 
@@ -91,28 +90,6 @@ def test_bad_config_fails_at_start_with_the_line(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert f"{bad}:3: access.channels: unknown key" in out.stderr
-
-
-def test_embedded_server_is_started_and_stopped_by_the_command(tmp_path: Path) -> None:
-    env = {**os.environ, "EMBED_MODEL_PATH": str(model_path()), "WEAVIATE_BIN": str(weaviate_binary())}
-    env.pop("WEAVIATE_URL", None)
-    out = run(
-        [
-            "--config",
-            str(CONFIG),
-            "--data-dir",
-            str(tmp_path),
-            "ingest",
-            "samples/policies/expenses.md",
-            "--json",
-        ],
-        env,
-    )
-    assert out.returncode == 0, out.stderr
-    assert json_lines(out.stdout)[0]["status"] == "added"
-    assert not (tmp_path / "weaviate" / "server.json").exists(), "the server should be stopped on exit"
-    listed = run(["--config", str(CONFIG), "--data-dir", str(tmp_path), "docs", "list", "--json"], env)
-    assert [d["doc_id"] for d in json_lines(listed.stdout)] == ["expenses"], "data persists across runs"
 
 
 def test_reindex_keeps_every_chunk_searchable(env: dict[str, str]) -> None:

@@ -288,3 +288,16 @@ def test_a_week_is_claimed_once_and_a_dead_claim_is_taken_over(engine: Engine) -
     assert runs.claim(engine, WEEK, "eng-leads") is True  # a failed post may be retried
     with Session(engine) as session:
         assert session.get(DigestRun, (str(WEEK), "hr-leads")).posted_at is not None  # type: ignore[union-attr]
+
+
+def test_vote_comments_are_scrubbed_before_a_lead_sees_them(engine: Engine) -> None:
+    seed = Seed(engine)
+    when = datetime.combine(WEEK.start.date(), datetime.min.time(), UTC) + timedelta(hours=10)
+    seed.answer(
+        when,
+        (("U2", "down", "Wrong! Pay it to NL91ABNA0417164300 and ask <@U0ABCDEF12> or jane.doe@acme.com"),),
+    )
+    numbers = week_numbers(engine, WEEK, ["*"], {})
+    [comment] = numbers.worst[0].comments
+    assert "NL91ABNA0417164300" not in comment and "U0ABCDEF12" not in comment and "jane.doe" not in comment
+    assert comment.startswith("Wrong! Pay it to [IBAN]")

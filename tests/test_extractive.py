@@ -232,3 +232,44 @@ def test_bracketed_numbers_in_a_document_never_become_citations(answerer: Extrac
     assert [c.chunk_id for c in resolved.citations] == ["c1"]
     # The model sees the same neutral form, so it cannot echo the document's "[2]" either.
     assert "clause (2) of" in render_user_message("taxis?", [clause, other])
+
+
+def test_a_sentence_case_heading_is_context_not_part_of_the_next_sentence() -> None:
+    scope = passage(
+        "Staff must sign in every day.\nScope of this policy\nThe policy covers all contractors too.", 4
+    )
+    assert texts([scope]) == ["Staff must sign in every day.", "The policy covers all contractors too."]
+    assert candidates([scope])[1].context == "Scope of this policy"
+    # A wrapped line that ends a sentence in the middle of a paragraph stays in it.
+    wrapped = passage("Claims are paid by the\nFinance team after\nReview by a manager.", 5)
+    assert texts([wrapped]) == ["Claims are paid by the Finance team after Review by a manager."]
+
+
+def test_a_two_part_question_gets_a_unit_for_each_part(answerer: ExtractiveAnswerer) -> None:
+    notice = passage(
+        "Staff on probation who resign must give 48 hours of written notice. "
+        "Office plants are watered on Mondays by the facilities team.",
+        6,
+        title="Resignation",
+    )
+    pay = passage(
+        "Staff who did not serve a full month receive a pro-rated salary for the last month of service.",
+        7,
+        title="Payroll",
+    )
+    question = (
+        "How much notice must a staff member on probation give, and will they receive a pro-rated salary?"
+    )
+    draft = answerer.answer(question, [notice, pay])
+    assert "48 hours" in draft.text and "pro-rated salary" in draft.text
+    assert "plants" not in draft.text
+    single = answerer.answer("How much notice must a staff member on probation give?", [notice, pay])
+    assert "pro-rated" not in single.text
+
+
+def test_a_sentence_repeated_by_overlapping_passages_is_quoted_once(answerer: ExtractiveAnswerer) -> None:
+    text = "Information availability is the responsibility of the hosting State Agency. Backups run nightly."
+    draft = answerer.answer(
+        "Who is responsible for information availability?", [passage(text, 8), passage(text, 9)]
+    )
+    assert draft.text.count("Information availability is the responsibility") == 1

@@ -27,6 +27,7 @@ from tests.fakes.slack_payloads import (
     signed_headers,
     slash_command_form,
 )
+from tests.slack.harness import wait_until
 
 
 @pytest.fixture
@@ -245,15 +246,12 @@ def test_payload_builders_look_like_slack() -> None:
 
 
 def test_wait_for_returns_calls_made_in_the_background(fake: FakeSlack) -> None:
-    async def later() -> None:
-        await asyncio.sleep(0.2)
-        await client(fake).chat_postMessage(channel="C1", text="late")
-
     async def scenario() -> list[ApiCall]:
-        task = asyncio.create_task(later())
-        found = await fake.wait_for_async("chat.postMessage", timeout=5)
-        await task
-        return found
+        waiting = asyncio.create_task(fake.wait_for_async("chat.postMessage", timeout=60))
+        await client(fake).auth_test()  # a round trip: the wait has begun, and found nothing
+        assert not waiting.done()
+        await client(fake).chat_postMessage(channel="C1", text="late")
+        return await waiting
 
     assert [c.params["text"] for c in asyncio.run(scenario())] == ["late"]
     assert len(fake.wait_for("chat.postMessage")) == 1
@@ -306,12 +304,14 @@ def test_bolt_app_runs_against_the_fake(fake: FakeSlack) -> None:
 
 def test_blocking_wait_for_sees_calls_from_another_thread(fake: FakeSlack) -> None:
     def react_later() -> None:
-        time.sleep(0.2)
+        # Once this test's thread waits on the fake's condition (its wait has begun).
+        waiters = getattr(fake._cond, "_waiters")  # noqa: B009 - CPython's list of waiting threads
+        wait_until(lambda: len(waiters) > 0)
         asyncio.run(client(fake).reactions_add(channel="C1", timestamp="1.1", name="eyes"))
 
     worker = threading.Thread(target=react_later)
     worker.start()
-    assert fake.wait_for("reactions.add", timeout=5)[0].params["name"] == "eyes"
+    assert fake.wait_for("reactions.add", timeout=60)[0].params["name"] == "eyes"
     worker.join()
 
 

@@ -301,3 +301,31 @@ def test_a_persons_answer_to_a_handed_off_question_is_the_preferred_completion(
     ]
     manifest, train, _ = run(engine, tmp_path, "openai-sft", human_answers=False)
     assert train == [] and manifest["counts"]["human_answers"] == 0
+
+
+def test_a_voted_up_abstention_is_never_a_target_only_a_rejected_beside_a_persons_answer(
+    engine: Engine, tmp_path: Path
+) -> None:
+    log = Log(engine)
+    shy = dict(kind="abstained", abstained=True, answer_text="I could not find this in the documents.")
+    alone = log.answer("How long is parental leave?", ("U1", "up"), **shy)  # type: ignore[arg-type]
+    manifest, train, _ = run(engine, tmp_path, "openai-sft")
+    assert train == [] and manifest["counts"]["excluded_upvoted_abstention"] == 1
+    manifest, train, _ = run(engine, tmp_path, "trl-kto")
+    assert train == []  # not a "good" example either
+    with Session(engine) as session, session.begin():
+        session.add(
+            Handoff(
+                interaction_id=alone,
+                requested_by="U1",
+                escalation_platform="slack",
+                escalation_channel="C0HELP",
+                escalation_message_id="1.3",
+                human_answer="Birth parents get 20 weeks.",
+                answered_by="U9",
+            )
+        )
+    _, train, _ = run(engine, tmp_path, "trl-dpo")
+    assert len(train) == 1
+    assert "20 weeks" in json.dumps(train[0]["chosen"])
+    assert "could not find" in json.dumps(train[0]["rejected"])

@@ -332,6 +332,22 @@ NAME = [
     ("name-not-going", "I'm Going to lunch. I'm Back. Sorry, I'm Late!", None),
     ("name-my-name-s", "My name's Ola Nordmann.", "My name's [NAME]."),
     ("name-this-is-common-name", "I'm Will Grant from IT", "I'm [NAME] from IT"),
+    (
+        "name-intro-contact-brackets",
+        "Hi, I'm Jane Doe (jane.doe@acme.com, phone +44 7700 900123). How many days can I work abroad?",
+        "Hi, I'm [NAME] ([EMAIL], phone [PHONE]). How many days can I work abroad?",
+    ),
+    (
+        "name-intro-dash",
+        "I'm Jane Doe - HR asked me to check the leave policy",
+        "I'm [NAME] - HR asked me to check the leave policy",
+    ),
+    (
+        "name-intro-em-dash",
+        "I'm Omar Haddad — quick question on travel",
+        "I'm [NAME] — quick question on travel",
+    ),
+    ("name-not-dash-word", "I'm Out - back on Monday", None),
     # Grant Holiday: a full name always goes; an ordinary word alone only as a name.
     ("name-common-full", "Grant Holiday asked about carry-over.", "[NAME] asked about carry-over."),
     ("name-common-full-any-case", "ping grant\n  HOLIDAY today", "ping [NAME] today"),

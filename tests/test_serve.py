@@ -98,7 +98,7 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(
         }
         environ = with_digest(environ, tmp_path, connector.service_url)
         with serving(environ) as (process, url):
-            with urllib.request.urlopen(url + "/health", timeout=10) as response:
+            with urllib.request.urlopen(url + "/health", timeout=60) as response:
                 assert json.loads(response.read()) == {"status": "ok", "slack": True, "teams": True}
             body = json.dumps(
                 event_callback(mention_event(REMOTE, "C0ENG", "U1", "1700000070.000100"), "EvServe")
@@ -106,7 +106,7 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(
             request = urllib.request.Request(
                 url + "/slack/events", body.encode(), signed_headers(body, SECRET)
             )
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:
                 assert response.status == 200
             activity = channel_mention(REMOTE, service_url=connector.service_url)
             token = identity.channel_token(BOT_APP_ID, connector.service_url)
@@ -115,7 +115,7 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(
                 json.dumps(activity).encode(),
                 {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
             )
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:
                 assert response.status == 201
             deadline = time.monotonic() + 60  # the digest posts to Slack too, in its own time
             while not (
@@ -135,7 +135,7 @@ def test_one_serve_answers_slack_and_teams_and_stops_cleanly_on_sigterm(
             digests = [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "C0LEADS"]
             assert len(digests) == 1 and digests[0].params["blocks"][0]["type"] == "header"
             # Prometheus sees both answers, by platform and kind, and their latencies.
-            with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+            with urllib.request.urlopen(url + "/metrics", timeout=60) as response:
                 metrics = response.read().decode()
             for platform in ("slack", "teams"):
                 assert f'supportbot_questions_total{{kind="extracted",platform="{platform}"}} 1.0' in metrics
@@ -193,7 +193,7 @@ def test_sigterm_lets_answers_under_way_finish(samples_env: dict[str, str]) -> N
             request = urllib.request.Request(
                 url + "/slack/events", body.encode(), signed_headers(body, SECRET)
             )
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=60) as response:
                 assert response.status == 200
             fake.wait_for("chat.postMessage", timeout=60)  # the throttled first attempt
             process.send_signal(signal.SIGTERM)

@@ -28,7 +28,7 @@ from adapters.slack.render import (
     answer_fallback_text,
     escape,
     parse_feedback_value,
-    unescape,
+    plain_text,
 )
 from adapters.workers import Workers
 from bot.core import SupportBot
@@ -97,16 +97,27 @@ class SlackFrontEnd:
             logger.info("event %s already handled; ignoring the redelivery", event_id)
         return first
 
+    async def _first_command(self, command: dict[str, Any]) -> bool:
+        """A slash command's signed request can be replayed for five minutes (Slack's window
+        for the timestamp): each trigger id, unique per invocation, is answered once."""
+        trigger = command.get("trigger_id")
+        if not trigger:
+            return True
+        first = await asyncio.to_thread(self.conversations.claim_event, PLATFORM, f"command:{trigger}")
+        if not first:
+            logger.warning("slash command %s replayed; not answered again", trigger)
+        return first
+
     # -- questions -----------------------------------------------------------------------
 
     async def on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if not await self._first_delivery(body):
             return
-        text = _MENTION.sub("", event.get("text", "")).strip()
+        text = plain_text(event.get("text", ""))
         thread = event.get("thread_ts") or event["ts"]
         command = parse_command(text)
         if command is not None:
-            reply = await self.workers.run(self.desk.run, event.get("user", ""), command)
+            reply = await self.workers.run(self.desk.run, event.get("user", ""), event["channel"], command)
             await self._reply(client, event["channel"], thread, reply)
             return
         question = Question(text, Platform.SLACK, event["channel"], event.get("user", ""), thread)
@@ -139,20 +150,24 @@ class SlackFrontEnd:
         thread = event.get("thread_ts") or event["ts"]
         scope = self.settings.dm_scope_channel
         question = Question(
-            event.get("text", ""), Platform.SLACK, scope, event["user"], f"{event['channel']}:{thread}"
+            plain_text(event.get("text", "")),
+            Platform.SLACK,
+            scope,
+            event["user"],
+            f"{event['channel']}:{thread}",
         )
         await self._answer_in_thread(client, question, event["channel"], event["ts"], event.get("thread_ts"))
 
     async def on_command(
         self, ack: Callable[..., Awaitable[None]], command: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        text = command.get("text", "").strip()
+        text = plain_text(command.get("text", ""))
         await ack(
-            f"Looking that up: {text}"
+            f"Looking that up: {escape(text)}"
             if text
             else "Ask me a question, e.g. `/ask how many days can I work remotely?`"
         )
-        if not text:
+        if not text or not await self._first_command(command):
             return
         names = await self.people.names(client, command["user_id"])
         question = Question(
@@ -177,7 +192,7 @@ class SlackFrontEnd:
             if event.get("files") and not files:
                 reply = DeskReply(False, "\n".join(problems))
             else:
-                text = unescape(_MENTION.sub("", event.get("text", "")))
+                text = plain_text(event.get("text", ""))
                 post = Post(channel, user, text, tuple(files), source=event.get("permalink", ""))
                 reply = (await self.workers.run(self.desk.ingest, post)).with_problems(problems)
             await self._reply(client, channel, ts, reply)

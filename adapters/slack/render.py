@@ -6,6 +6,7 @@ cannot ping `@channel` (`<!channel>`), mention someone, or plant a link of its o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -17,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from adapters.text_input import valid_text
 from bot.types import Answer, AnswerKind, Citation
 
 FEEDBACK_ACTION = "answer_feedback"
@@ -31,6 +33,28 @@ def escape(text: str) -> str:
 def unescape(text: str) -> str:
     """Message text as the poster typed it (Slack escapes these three in event payloads)."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+_MARKUP = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def _readable(m: re.Match[str]) -> str:
+    target, label = m.group(1), m.group(2)
+    if target.startswith("@"):  # a mention: the bot's own, or a person's, never part of the question
+        return ""
+    if target.startswith("#"):  # <#C0123|general>
+        return "#" + (label or target[1:])
+    if target.startswith("!"):  # <!here>, <!subteam^S01|@hr-team>, <!date^...|Nov 2>
+        return label or "@" + target[1:].split("^")[0]
+    if target.startswith("mailto:"):
+        return label or target.removeprefix("mailto:")
+    return f"{label} ({target})" if label and label != target else target  # a link keeps its address
+
+
+def plain_text(text: str) -> str:
+    """A message as a person reads it: Slack's markup for channels, links and mentions
+    resolved, its escapes undone and its Unicode made valid; what the core and the log get."""
+    return valid_text(unescape(_MARKUP.sub(_readable, text))).strip()
 
 
 def citation_line(c: Citation) -> str:

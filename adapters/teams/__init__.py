@@ -36,7 +36,8 @@ class TeamsEndpoint:
         workers: Workers | None = None,
         handoff: HandoffDesk | None = None,
     ) -> None:
-        self.adapter = CloudAdapter(BotAuthentication(credentials))
+        self.auth = BotAuthentication(credentials)
+        self.adapter = CloudAdapter(self.auth)
         self.adapter.on_turn_error = self._on_turn_error
         self.front = TeamsFrontEnd(
             bot,

@@ -16,6 +16,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+from adapters.text_input import valid_text
 from bot.settings import TeamsSettings
 from bot.types import VoteValue
 
@@ -81,7 +82,7 @@ def text_of(activity: Activity) -> str:
     """The message as typed: the bot's @-mention removed, Teams' light HTML flattened."""
     text = TurnContext.remove_recipient_mention(activity) if activity.recipient else activity.text
     text = _BREAKS.sub("\n", text or "")
-    return html.unescape(_TAGS.sub("", text)).replace("\xa0", " ").strip()
+    return valid_text(html.unescape(_TAGS.sub("", text)).replace("\xa0", " ")).strip()
 
 
 def user_ids(activity: Activity) -> tuple[str, ...]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from datetime import datetime
 from types import SimpleNamespace
 
 import requests
@@ -22,7 +24,12 @@ from botbuilder.integration.aiohttp import (
     ConfigurationServiceClientCredentialFactory,
 )
 from botbuilder.schema import Activity
-from botframework.connector.auth import AuthenticateRequestResult, ServiceClientCredentialsFactory
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    ServiceClientCredentialsFactory,
+)
+from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor, _OpenIdMetadata
 from msrest.authentication import Authentication
 
 from bot.settings import TeamsCredentials
@@ -52,6 +59,48 @@ def bot_framework_config(credentials: TeamsCredentials) -> SimpleNamespace:
         config.CALLER_ID = "urn:botframework:azure"
         config.VALIDATE_AUTHORITY = False
     return config
+
+
+METADATA_TIMEOUT_S = (3.05, 10)  # connect, read: Microsoft's endpoints answer in well under a second
+
+
+class OffLoopOpenIdMetadata(_OpenIdMetadata):
+    """botbuilder's key cache for one metadata URL, refreshed in a thread with a timeout."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.last_updated: datetime = datetime.min
+        self._lock = threading.Lock()
+
+    async def _refresh(self) -> None:
+        await asyncio.to_thread(self._fetch, self.last_updated)
+
+    def _fetch(self, seen: datetime) -> None:
+        with self._lock:  # many requests at once: one fetch, the others find its keys
+            if self.last_updated > seen:
+                return
+            response = requests.get(self.url, timeout=METADATA_TIMEOUT_S)
+            response.raise_for_status()
+            keys = requests.get(response.json()["jwks_uri"], timeout=METADATA_TIMEOUT_S)
+            keys.raise_for_status()
+            self.keys = keys.json()["keys"]
+            self.last_updated = datetime.now()
+
+
+class _OffLoopMetadataCache(dict[str, _OpenIdMetadata]):
+    """botbuilder's process-wide cache of key caches, one per URL. On a miss botbuilder makes
+    its own kind and returns that, not what the cache holds: so a lookup never misses here,
+    and every URL it will ever use gets the off-loop kind."""
+
+    def get(self, url: str, default: object = None) -> _OpenIdMetadata:
+        if url not in self:
+            self[url] = OffLoopOpenIdMetadata(url)
+        return self[url]
+
+
+def use_off_loop_metadata() -> None:
+    if not isinstance(JwtTokenExtractor.metadataCache, _OffLoopMetadataCache):
+        JwtTokenExtractor.metadataCache = _OffLoopMetadataCache()
 
 
 class CachedCredentials(ServiceClientCredentialsFactory):
@@ -86,10 +135,21 @@ class CachedCredentials(ServiceClientCredentialsFactory):
 
 class BotAuthentication(ConfigurationBotFrameworkAuthentication):
     def __init__(self, credentials: TeamsCredentials) -> None:
+        use_off_loop_metadata()
         config = bot_framework_config(credentials)
         super().__init__(
             config, credentials_factory=CachedCredentials(ConfigurationServiceClientCredentialFactory(config))
         )
+        self.metadata_url = (
+            credentials.openid_metadata_url or AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+        )
+
+    async def warm(self) -> None:
+        """Fetch the channel's signing keys before the first request needs them."""
+        try:
+            await JwtTokenExtractor.get_open_id_metadata(self.metadata_url)._refresh()
+        except (requests.RequestException, ValueError, KeyError) as error:
+            logger.warning("could not fetch the Bot Framework signing keys yet: %s", type(error).__name__)
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         try:

@@ -130,7 +130,7 @@ class TeamsFrontEnd(ActivityHandler):
             person = (asker_names(activity) or (user,))[0]
             work = self.handoff.relay_work(place, text, person)
         elif command is not None:
-            work = self._desk_work(user, command)
+            work = self._desk_work(user, place.scope, command)
         elif (
             links
             or channel_files(activity)
@@ -249,9 +249,9 @@ class TeamsFrontEnd(ActivityHandler):
             except Exception:
                 logger.exception("could not link message %s to answer %s", message_id, answer.interaction_id)
 
-    def _desk_work(self, user: str, command: Command) -> Work:
+    def _desk_work(self, user: str, scope: str, command: Command) -> Work:
         async def work(context: TurnContext) -> None:
-            reply = await self.workers.run(self.desk.run, user, command)
+            reply = await self.workers.run(self.desk.run, user, scope, command)
             await self._send(context, reply_activity(reply))
 
         return work

@@ -25,6 +25,8 @@ _CONTENTS_LINE = re.compile(r"(?:\.\s*){4,}\s*\d+\s*$|(?:…\s*)+\d+\s*$|\s{3,}\
 _PAGE_LINE = re.compile(r"^\s*(?:page\s+)?\d+\s*(?:of\s+\d+)?\s*$", re.IGNORECASE)
 _END_PUNCT = (".", ":", ";", "?", "!", ",")
 _MIN_WORDS = 4
+_JOINING_WORDS = frozenset("a an the of to by for and or in on at with from after before that which".split())
+_DIGIT = re.compile(r"\d")  # a short line with a figure is a wrapped table cell, not a heading
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,19 @@ def looks_like_heading(line: str) -> bool:
     return bool(capitalised) and all(w[0].isupper() for w in capitalised)
 
 
+def _sentence_case_heading(line: str, previous: str | None, following: str) -> bool:
+    """ "Scope of this policy" on a line of its own, between a finished sentence and a new one:
+    a heading written in sentence case. A wrapped line mid-sentence follows unfinished text;
+    a passage's first line may be the tail of a sentence cut by chunking, so it never counts."""
+    words = line.split()
+    if not 1 <= len(words) <= 8 or line.endswith(_END_PUNCT) or not line[0].isupper() or _DIGIT.search(line):
+        return False
+    if previous is None or words[-1].lower() in _JOINING_WORDS:
+        return False
+    finished = not previous or previous.endswith((".", ":", ";", "?", "!"))
+    return finished and following[:1].isupper()
+
+
 def row_text(line: str) -> str:
     """`| Mode: For motor-car | Rate: 60 cents per km |` -> `Mode: For motor-car; Rate: 60 cents per km`."""
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -102,8 +117,8 @@ def _passage_candidates(rank: int, passage: Passage) -> list[Candidate]:
             if len(sentence.split()) >= _MIN_WORDS:
                 units.append((sentence, context, 0))
 
-    for raw in neutralise_markers(passage.text).splitlines():
-        line = raw.strip()
+    lines = [raw.strip() for raw in neutralise_markers(passage.text).splitlines()]
+    for index, line in enumerate(lines):
         if not line or _CONTENTS_LINE.search(line) or _PAGE_LINE.match(line):
             flush()
             continue
@@ -119,14 +134,15 @@ def _passage_candidates(rank: int, passage: Passage) -> list[Candidate]:
             if not _TABLE_RULE.match(line) and (cells := row_text(line)):
                 units.append((cells, context, table))
             continue
-        if looks_like_heading(line):
+        following = next((n for n in lines[index + 1 :] if n), "")
+        previous = lines[index - 1] if index else None
+        if looks_like_heading(line) or _sentence_case_heading(line, previous, following):
             flush()
             context = _clean(_ITEM_MARKER.sub("", line)) or context
             continue
         if _ITEM_MARKER.match(line):
             flush()
-            line = _ITEM_MARKER.sub("", line)
-        block.append(line)
+        block.append(_ITEM_MARKER.sub("", line))
     flush()
     return [
         Candidate(rank, position, text, ctx, table)

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import anthropic
 from anthropic.types import TextBlockParam, ToolParam
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.answering.base import AnswererError, Draft, QuestionRewriter
 from bot.answering.citations import cited_numbers
@@ -24,26 +24,11 @@ from bot.answering.prompts import (
     render_rewrite_message,
     render_user_message,
 )
+from bot.answering.settings import ClaudeSettings
 from bot.types import AnswerKind, Turn
 from knowledge.types import Passage
 
 logger = logging.getLogger(__name__)
-
-
-class ClaudeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str = Field("claude-sonnet-5-5", description="Model that writes answers.")
-    rewrite_model: str = Field(
-        "claude-haiku-5-5", description="Smaller model that rewrites follow-ups into standalone questions."
-    )
-    max_tokens: int = Field(800, ge=64, le=8192, description="Upper bound on an answer's length.")
-    # Worst case before the fallback answers: (max_retries + 1) * timeout_s plus backoff.
-    timeout_s: float = Field(20.0, gt=0, description="Per-request timeout, after which we fall back.")
-    rewrite_timeout_s: float = Field(8.0, gt=0, description="Timeout for the follow-up rewrite.")
-    max_retries: int = Field(
-        2, ge=0, le=10, description="SDK retries on 408/409/429/5xx and connection errors."
-    )
 
 
 def make_client(api_key: str, base_url: str | None, settings: ClaudeSettings) -> anthropic.Anthropic:

@@ -22,13 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answering.base import Draft
 from bot.answering.candidates import Candidate, candidates
 from bot.answering.conflicts import differ, priority
 from bot.answering.prompts import SYSTEM_PROMPT, render_user_message
 from bot.answering.question_types import Wants, asks_for_figure, figures, fits, wants
+from bot.answering.settings import ExtractiveSettings
 from bot.answering.terms import content_terms, question_terms
 from bot.types import AnswerKind
 from knowledge.types import Passage
@@ -52,36 +52,27 @@ def _clip(text: str) -> str:
     return text if len(words) <= _EMBED_WORDS else " ".join(words[:_EMBED_WORDS])
 
 
+def _same_text(a: Candidate, b: Candidate) -> bool:
+    x, y = " ".join(a.text.lower().split()), " ".join(b.text.lower().split())
+    return x in y or y in x
+
+
+_PART_BREAK = re.compile(
+    r"\?\s+(?=\S)|[,;]?\s+and\s+(?=(?:what|how|why|who|whom|when|where|which|whether)\b"
+    r"|(?:will|would|does|do|is|are|can|could|should|must)\s+(?:they|he|she|it|there|the|a|an|this|that|"
+    r"these|those|we|i|you|staff|employees?)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate asks of a compound question, each long enough to be searched alone."""
+    parts = [p.strip(" ,;?") for p in _PART_BREAK.split(question.strip())]
+    return [p for p in parts if len(p.split()) >= 3]
+
+
 _LAST_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)")
 Embed = Callable[[Sequence[str]], list[list[float]]]
-
-
-class ExtractiveSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # 0.65 on policy-qa (957 questions) and the benches' 40 off-topic ones: 94% answered, every
-    # off-topic question abstains; 0.6 answers 96% but lets one off-topic question through.
-    min_confidence: float = Field(
-        0.65,
-        ge=0.0,
-        le=2.0,
-        description="Abstain when the best sentence's meaning similarity plus half its word support is below this.",
-    )
-    max_sentences: int = Field(3, ge=1, le=10, description="Sentences or table rows quoted at most.")
-    semantic_pool: int = Field(
-        16, ge=1, le=500, description="Sentences compared in meaning per question (the best by words first)."
-    )
-    max_chars: int = Field(600, ge=100, description="Length cap of an extracted answer.")
-    conflict_margin: float = Field(
-        0.12,
-        ge=0.0,
-        le=1.0,
-        description="Another document's differing figure is named when its sentence is this close in meaning "
-        "similarity to the best one...",
-    )
-    conflict_floor: float = Field(
-        0.5, ge=0.0, le=1.0, description="... and at least this similar to the question."
-    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +118,8 @@ class ExtractiveAnswerer:
         if rivals:
             text = self._differing(best, rivals, passages)
         else:
-            text = self._compose(best, scored, units, broad=wanted in (Wants.OTHER, Wants.YESNO))
+            extra = self._part_answers(question, best, units, passages)
+            text = self._compose(best, scored, units, wanted in (Wants.OTHER, Wants.YESNO), extra)
         return Draft(text, AnswerKind.EXTRACTED, self.name, "", SYSTEM_PROMPT, user_prompt)
 
     # -- scoring -------------------------------------------------------------------------
@@ -186,12 +178,42 @@ class ExtractiveAnswerer:
 
     # -- composing -----------------------------------------------------------------------
 
-    def _compose(self, best: _Scored, scored: list[_Scored], units: list[Candidate], broad: bool) -> str:
+    def _part_answers(
+        self, question: str, best: _Scored, units: list[Candidate], passages: Sequence[Passage]
+    ) -> list[_Scored]:
+        """For a question that asks two things ("what must they give, and will they be paid?"),
+        the best unit for each part the best unit overall does not already answer."""
+        parts = question_parts(question)
+        if len(parts) < 2:
+            return []
+        found: list[_Scored] = []
+        for part in parts:
+            terms = question_terms(part)
+            if not terms:
+                continue
+            top = max(self._score(part, terms, units, passages), key=lambda s: s.score)
+            if top.unit != best.unit and top.confidence >= self.settings.min_confidence:
+                found.append(top)
+        return found
+
+    def _compose(
+        self,
+        best: _Scored,
+        scored: list[_Scored],
+        units: list[Candidate],
+        broad: bool,
+        part_units: list[_Scored],
+    ) -> str:
         """The best unit, and up to two more of its document that add to it: a neighbouring
         sentence or another row of its table that scores nearly as well, or, for a broad
-        question (what, how, why, whether), any of the document's units that does."""
+        question (what, how, why, whether), any of the document's units that does. Each part
+        of a two-part question brings its own best unit, from whichever document."""
         chosen = [best]
         length = len(best.unit.text)
+        for part in part_units:
+            if not any(_same_text(part.unit, c.unit) for c in chosen):
+                chosen.append(part)
+                length += len(part.unit.text)
         if best.unit.text.endswith(":"):  # "paid at the following rates:": what follows is the answer
             following = [u for u in units if u.rank == best.unit.rank and u.position > best.unit.position]
             for unit in following[: self.settings.max_sentences - 1]:
@@ -213,6 +235,8 @@ class ExtractiveAnswerer:
             else:
                 continue
             if other.score < best.score - gap or length + len(other.unit.text) > self.settings.max_chars:
+                continue
+            if any(_same_text(other.unit, c.unit) for c in chosen):  # overlapping chunks repeat sentences
                 continue
             chosen.append(other)
             length += len(other.unit.text)

@@ -21,14 +21,12 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from bot.errors import DatabaseError
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 7_240_311  # an arbitrary, fixed pg_advisory_lock key
-
-
-class DatabaseError(RuntimeError):
-    """The database URL is unusable or the database cannot be reached or migrated."""
 
 
 def normalise_url(url: str) -> str:

@@ -31,6 +31,8 @@ from bot.store.database import read_only
 from bot.store.models import AnswerMessage, Interaction, InteractionPassage, Vote
 from eval.digest.gaps import Gap, find_gaps
 from eval.digest.week import Week
+from eval.finetune.scrub import Scrubber
+from eval.finetune.select import asker_names
 from knowledge.types import DocumentInfo
 
 EVERY_CHANNEL = "*"
@@ -171,6 +173,10 @@ def week_numbers(
             (r for r in rows.values() if r.net_down), key=lambda r: (r.ups - r.downs, r.created_at)
         )[:worst]
         links = _links(session, [r.id for r in worst_rows], link) if link else {}  # only those shown
+    if any(r.comments for r in worst_rows):  # comments are free text: scrubbed as the export scrubs
+        scrub = Scrubber(names=asker_names(engine))
+        for r in worst_rows:
+            r.comments = [scrub(c) for c in r.comments]
     catalogue = documents or {}
     uses = _document_uses(rows, cited, catalogue)
     gaps_from = [

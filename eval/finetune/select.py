@@ -47,6 +47,7 @@ COUNTED = (
     "voted",
     "excluded_failed_answer",
     "excluded_tied_votes",
+    "excluded_upvoted_abstention",
     "excluded_restricted",
     "excluded_superseded",
     "collapsed_near_duplicate",
@@ -238,6 +239,10 @@ def _excluded(
         return "failed_answer"
     if ups == downs:
         return "tied_votes"
+    # "I could not find this" voted up teaches a model to abstain, though the passages may hold
+    # the answer: never a target. Where a person answered it, the human pairs use it as rejected.
+    if interaction.kind == "abstained" and ups > downs:
+        return "upvoted_abstention"
     passages: Sequence[InteractionPassage] = interaction.passages
     if not options.include_restricted and any(not open_groups.intersection(p.acl or []) for p in passages):
         return "restricted"

@@ -123,7 +123,7 @@ class FakeConnector:
         """`sent()` without typing indicators and other non-message activities: what a user sees."""
         return [a for a in self.sent() if a.get("type") == "message"]
 
-    def wait_for(self, kind: str, count: int = 1, timeout: float = 10) -> list[ConnectorCall]:
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 60) -> list[ConnectorCall]:
         """All calls of `kind` once there are at least `count` (blocks this thread).
 
         `kind` may also be "sent" or "replies": accepted posts, as in `sent()` / `replies()`.
@@ -136,7 +136,7 @@ class FakeConnector:
                 self._cond.wait(deadline - time.monotonic())
             return found
 
-    async def wait_for_async(self, kind: str, count: int = 1, timeout: float = 10) -> list[ConnectorCall]:
+    async def wait_for_async(self, kind: str, count: int = 1, timeout: float = 60) -> list[ConnectorCall]:
         """`wait_for` for code running in the same event loop as the bot under test."""
         deadline = time.monotonic() + timeout
         while len(found := self._matching(kind)) < count:

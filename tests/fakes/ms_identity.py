@@ -104,6 +104,8 @@ class FakeIdentity:
         self._hits: list[str] = []
         self._token_script: deque[tuple[int, str]] = deque()
         self._nonce = secrets.token_hex(4)
+        self._metadata_open = threading.Event()  # cleared: metadata requests wait (a slow endpoint)
+        self._metadata_open.set()
         self._published = _signing_key(f"fake-bf-{self._nonce}-1")
         self._unpublished = _signing_key(f"fake-bf-{self._nonce}-unknown")
         ca_cert, server_key, server_cert = _tls_material()
@@ -302,9 +304,24 @@ class FakeIdentity:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def hold_metadata(self) -> None:
+        """From now on, requests for the OpenID metadata wait until `release_metadata`."""
+        self._metadata_open.clear()
+
+    def release_metadata(self) -> None:
+        self._metadata_open.set()
+
+    def wait_for_hit(self, fragment: str, timeout: float = 60) -> None:
+        """Block until a request whose path contains `fragment` has arrived."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: any(fragment in h for h in self._hits), timeout):
+                raise AssertionError(f"no request for {fragment} within {timeout}s: {self._hits}")
+
     # Serving: called from handler threads.
     def _get(self, path: str) -> tuple[int, JSON]:
         parts = path.strip("/").split("/")
+        if parts[1:] == ["v1", ".well-known", "openidconfiguration"] and parts[0] == self._nonce:
+            self._metadata_open.wait(timeout=120)
         if parts[0] == self._nonce:
             match parts[1:]:
                 case ["v1", ".well-known", "openidconfiguration"]:
@@ -432,6 +449,7 @@ class FakeIdentity:
     def _hit(self, method: str, path: str) -> None:
         with self._cond:
             self._hits.append(f"{method} {path}")
+            self._cond.notify_all()
 
 
 def _aad_error(error: str, code: int, description: str, tenant: str) -> JSON:

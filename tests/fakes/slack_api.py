@@ -112,7 +112,7 @@ class FakeSlack:
     def calls_to(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10) -> list[ApiCall]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 60) -> list[ApiCall]:
         """All calls to `method` once there are at least `count` (blocks this thread)."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -122,7 +122,7 @@ class FakeSlack:
                 self._cond.wait(deadline - time.monotonic())
             return found
 
-    async def wait_for_async(self, method: str, count: int = 1, timeout: float = 10) -> list[ApiCall]:
+    async def wait_for_async(self, method: str, count: int = 1, timeout: float = 60) -> list[ApiCall]:
         """`wait_for` for code running in the same event loop as the app under test."""
         deadline = time.monotonic() + timeout
         while len(found := self.calls_to(method)) < count:

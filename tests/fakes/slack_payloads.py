@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -231,7 +232,7 @@ def slash_command_form(
             "api_app_id": "A0TEST",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": "1000000000.1.fakeTrigger",
+            "trigger_id": f"1000000000.1.{uuid.uuid4().hex[:12]}",  # unique per invocation, as Slack's
         }
     )
 

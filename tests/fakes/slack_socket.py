@@ -51,7 +51,7 @@ class FakeSocketMode:
                     self.acks.append(json.loads(message.data))
         return socket
 
-    def wait_connected(self, timeout: float = 15) -> None:
+    def wait_connected(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not self._sockets:
             if time.monotonic() > deadline:
@@ -72,7 +72,7 @@ class FakeSocketMode:
         asyncio.run_coroutine_threadsafe(socket.send_json(envelope), self._loop).result(timeout=10)
         return envelope_id
 
-    def wait_ack(self, envelope_id: str, timeout: float = 10) -> dict[str, Any]:
+    def wait_ack(self, envelope_id: str, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:

@@ -8,8 +8,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -26,6 +26,7 @@ from tests.fakes.slack_payloads import (
     signed_headers,
 )
 
+T = TypeVar("T")
 SECRET = "test-signing-secret"
 REMOTE = "How many days per week can I work remotely?"
 BREACH = "Within how many hours must personal data breaches be reported to the data protection officer?"
@@ -48,6 +49,23 @@ class SlackServer:
     async def _start(self) -> None:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        """Runs `work` in the server's event loop and returns its result."""
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=timeout)
+
+    def settle(self, timeout: float = 60) -> None:
+        """Returns once every Slack listener started so far has finished.
+
+        Bolt acknowledges first and runs the listener as a task of its own: a request's 200
+        says nothing about what the listener will still do. This is the barrier before
+        asserting that nothing more was posted or stored."""
+
+        async def listeners_done() -> None:
+            while running := [t for t in asyncio.all_tasks() if _is_bolt_listener(t)]:
+                await asyncio.wait(running)
+
+        self.run(listeners_done(), timeout)
 
     def connect_socket_mode(self, app_token: str) -> None:
         slack = self.slack
@@ -96,6 +114,32 @@ class SlackServer:
         return self.post(json.dumps(event_callback(event, event_id)))
 
 
+def _is_bolt_listener(task: asyncio.Task[Any]) -> bool:
+    # slack_bolt's AsyncioListenerRunner starts each listener as this nested coroutine.
+    coroutine = task.get_coro()
+    return not task.done() and getattr(coroutine, "__name__", "") == "run_ack_function_asynchronously"
+
+
+class HeldRetrieval:
+    """The knowledge base with retrieval held until the test calls `release()`: proves that a
+    request is answered before its question is, without timing either."""
+
+    def __init__(self, knowledge: Any) -> None:
+        self.knowledge = knowledge
+        self.access = knowledge.access
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def retrieve(self, *args: Any, **kwargs: Any) -> Any:
+        assert self._released.wait(60), "retrieval was never released"
+        return self.knowledge.retrieve(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.knowledge, name)
+
+
 def texts(call: Any) -> str:
     return json.dumps(call.params.get("blocks", [])) + call.params.get("text", "")
 
@@ -111,7 +155,7 @@ def current_votes(engine: Any) -> list[tuple[str, str, str]]:
         return [(v.user_id, v.value, v.source) for v in rows]
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from pathlib import Path
 
 import pytest
@@ -74,7 +73,7 @@ def test_others_cannot_change_the_knowledge_base(
     assert "unknown audience board" in refused and "hr-team" in refused and "security" in refused
     # Posts in other channels are not ingested at all.
     server.event(message_event(post, "C0ENG", "U0HR1", "1700000026.000100", channel_type="channel"), "Ev26")
-    time.sleep(0.5)
+    server.settle()
     assert len(fake.calls_to("chat.postMessage")) == 3
     assert {d.doc_id for d in kb.list_documents()} == before
 

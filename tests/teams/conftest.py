@@ -3,6 +3,7 @@ a fake Microsoft identity service (HTTPS) and a fake Bot Connector recording rep
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
@@ -67,6 +68,19 @@ class TeamsServer:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+    def settle(self, timeout: float = 60) -> None:
+        """Returns once the work handed to the background so far (answers, relays, notices)
+        has finished: a request's response comes before it. The barrier before asserting
+        that nothing more was sent or stored."""
+        front = self.endpoint.front
+
+        async def background_done() -> None:
+            # The handler keeps each background turn in `_tasks` until it is done.
+            while running := set(front._tasks):
+                await asyncio.wait(running)
+
+        self.web.run(background_done(), timeout)
 
     def close(self) -> None:
         self.web.close()

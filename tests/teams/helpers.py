@@ -28,7 +28,7 @@ def links(activity: dict[str, Any]) -> list[str]:
     ]
 
 
-def answers(connector: FakeConnector, count: int = 1, timeout: float = 30) -> list[ConnectorCall]:
+def answers(connector: FakeConnector, count: int = 1, timeout: float = 60) -> list[ConnectorCall]:
     """The bot's message posts (typing left out), once there are `count`."""
     return connector.wait_for("replies", count=count, timeout=timeout)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from typing import Any
 
 import pytest
@@ -83,7 +82,7 @@ def test_the_feedback_loop_records_likes_and_dislikes_with_text(
     # Feedback on a message that is not one of the bot's answers changes nothing but still gets 200.
     stray = feedback_invoke("like", reply_to_id="1699999999999", service_url=connector.service_url)
     assert server.send(stray)[0] == 200
-    time.sleep(0.3)
+    server.settle()
     assert count(engine, Vote) == 2
 
 
@@ -125,7 +124,7 @@ def test_reactions_vote_and_removing_them_retracts(
             conversation_id=thread,
         )
     )
-    time.sleep(0.5)
+    server.settle()
     assert count(engine, Vote) == 2
 
 

@@ -53,7 +53,9 @@ _COMMON_WORDS = _NAMELIKE_WORDS | _NOT_NAME_WORDS
 
 _NAME_WORD = r"(?:Mc|Mac|O['’])?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[-'’][A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)*"
 _NAME_SEQUENCE = rf"(?P<name>{_NAME_WORD}(?: {_NAME_WORD}){{0,2}})"
-_NAME_CUE = re.compile(r"\s+(?:from|in|at|with|on|and|here|of)\b|\s*[,.!;:)?]|\s*$")
+# What may follow a self-introduced name: a preposition, punctuation, contact details in
+# brackets ("I'm Jane Doe (jane@...)"), or a dash before the rest ("I'm Jane Doe - HR asked").
+_NAME_CUE = re.compile(r"\s+(?:from|in|at|with|on|and|here|of)\b|\s*[,.!;:()?]|\s+[-–—]\s|\s*$")
 _SELF_INTRO = re.compile(
     r"\b(?P<intro>(?i:my\s+name\s+is|my\s+name['’]s|name['’]s|i['’]m|i\s+am|this\s+is)\s+)" + _NAME_SEQUENCE
 )
