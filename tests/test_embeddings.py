@@ -24,6 +24,7 @@ from knowledge.embeddings import (
 from knowledge.model_files import model_files, split_variant
 from knowledge.schema import SchemaError, open_collection
 from knowledge.service import KnowledgeSettings, schema_stamp
+from knowledge.weaviate_server import Endpoint
 from tests.conftest import REPO, model_path
 
 SENTENCES = [
@@ -153,18 +154,25 @@ def test_switching_between_fp32_and_int8_needs_reindex(
 
 
 @pytest.mark.parametrize("with_env_path", [True, False])
-def test_a_command_without_the_model_exits_with_the_fix(tmp_path: Path, with_env_path: bool) -> None:
-    """No model anywhere and offline: a clear error from the command, no download attempts."""
+def test_a_command_without_the_model_exits_with_the_fix(
+    tmp_path: Path, with_env_path: bool, weaviate_url: str, weaviate_server: Endpoint
+) -> None:
+    """No model anywhere and offline: a clear error from the command, no download attempts.
+    (The session's server, on a collection of its own: the command starts no server to leave behind.)"""
     config = tmp_path / "settings.yaml"
-    config.write_text(f"embedding:\n  shared_models_dir: {tmp_path / 'shared'}\n")
+    config.write_text(
+        f"embedding:\n  shared_models_dir: {tmp_path / 'shared'}\n"
+        f"weaviate:\n  collection: Test_{uuid.uuid4().hex[:12]}\n"
+    )
     env = {
         **os.environ,
         "FASTEMBED_CACHE_PATH": str(tmp_path / "fastembed"),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "HF_HUB_OFFLINE": "1",
+        "WEAVIATE_URL": weaviate_url,
+        "WEAVIATE_GRPC_URL": f"http://127.0.0.1:{weaviate_server.grpc_port}",
     }
     env.pop("EMBED_MODEL_PATH", None)
-    env.pop("WEAVIATE_URL", None)
     if with_env_path:
         (tmp_path / "empty").mkdir()
         env["EMBED_MODEL_PATH"] = str(tmp_path / "empty")
