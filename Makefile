@@ -62,8 +62,11 @@ $(SAMPLES_STAMP): $(MANIFEST) $(wildcard samples/policies/*) $(POLICY_QA) | setu
 run: setup $(SAMPLES_STAMP)
 	$(PY) app.py --config $(CONFIG) --data-dir $(DATA_DIR) chat --channel $(CHANNEL)
 
+# Two workers (pytest-xdist), each with its own Weaviate and PostgreSQL; a module's tests stay
+# on one worker so its fixtures are built once. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: setup postgres test-tools
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: .venv/.synced
 	.venv/bin/ruff check .
