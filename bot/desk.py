@@ -18,6 +18,7 @@ from typing import Protocol
 from bot import metrics
 from bot.settings import IngestPolicy
 from knowledge.access import AccessPolicy
+from knowledge.input_limits import check_text
 from knowledge.loaders import (
     DocumentDefaults,
     DocumentError,
@@ -199,6 +200,7 @@ class KnowledgeDesk:
         if header.body and not post.files:
             source = post.source or f"post in {post.channel}"
             try:
+                check_text(source, header.body, self.loader)
                 docs.append(build_document(source, header.body, header.defaults, "Untitled post"))
             except DocumentError as error:
                 failed.append(IngestResult(source, IngestStatus.FAILED, error=error.reason))

@@ -30,6 +30,16 @@ class LoaderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+    # What a file holds once unpacked or parsed (knowledge.input_limits): the largest policy-qa
+    # PDF has 137 pages and about 250,000 characters of text.
+    max_unpacked_mb: float = Field(50.0, gt=0, description="A DOCX whose zip unpacks to more is refused.")
+    max_zip_members: int = Field(2000, gt=0, description="A DOCX with more zip members is refused.")
+    max_pdf_pages: int = Field(1000, gt=0, description="A PDF with more pages is refused.")
+    max_text_chars: int = Field(
+        1_000_000,
+        gt=0,
+        description="A document or post whose text is longer is refused (about 1,000 chunks).",
+    )
 
 
 class DocumentError(ValueError):
@@ -104,18 +114,23 @@ def load_file(path: Path, defaults: DocumentDefaults, settings: LoaderSettings) 
         )
     if size == 0:
         raise DocumentError(source, "file is empty")
+    from knowledge import input_limits  # it imports this module
+
     pages: list[str] = []
     if suffix == ".pdf":
         from knowledge.pdf import read_pdf_pages
 
+        input_limits.check_pdf(path, settings)
         pages = read_pdf_pages(path)
         text = "\n\n".join(pages)
     elif suffix == ".docx":
+        input_limits.check_docx(path, settings)
         text = _docx_to_markdown(path)
     elif suffix in (".html", ".htm"):
         text = _html_to_markdown(_read_text(path))
     else:
         text = _read_text(path)
+    input_limits.check_text(source, text, settings)
     fallback = _title_from_name(path)
     if suffix in (".txt", ".text"):
         fallback = _first_line_title(text) or fallback

@@ -150,3 +150,37 @@ def test_chunks_keep_heading_paths_and_stable_ids(tmp_path: Path) -> None:
     assert [n.node_id for n in nodes] == [chunk_id("leave", "hash1", i) for i in range(3)]
     assert "section: Annual > Carry-over" in nodes[1].get_content(metadata_mode="embed")  # type: ignore[arg-type]
     assert "chunk_index" not in nodes[1].get_content(metadata_mode="embed")  # type: ignore[arg-type]
+
+
+def test_a_docx_bomb_is_refused_by_what_it_unpacks_to(tmp_path: Path) -> None:
+    import zipfile
+
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:p/>" * 2_000_000)  # 12 MB unpacked, a few KB packed
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(DocumentError, match=r"unpacks to 11\.4 MB, over the 5 MB limit"):
+        load_file(bomb, DocumentDefaults(), LoaderSettings(max_unpacked_mb=5))
+    many = tmp_path / "many.docx"
+    with zipfile.ZipFile(many, "w") as archive:
+        for n in range(30):
+            archive.writestr(f"word/media/{n}.xml", "x")
+    with pytest.raises(DocumentError, match="holds 30 zip members, over the limit of 10"):
+        load_file(many, DocumentDefaults(), LoaderSettings(max_zip_members=10))
+
+
+def test_page_and_text_limits_name_themselves(tmp_path: Path) -> None:
+    writer = PdfWriter()
+    for _ in range(4):
+        writer.add_blank_page(width=200, height=200)
+    pdf = tmp_path / "long.pdf"
+    with pdf.open("wb") as out:
+        writer.write(out)
+    with pytest.raises(DocumentError, match=r"has 4 pages, over the limit of 3 \(loader.max_pdf_pages\)"):
+        load_file(pdf, DocumentDefaults(), LoaderSettings(max_pdf_pages=3))
+    text = tmp_path / "long.txt"
+    text.write_text("Leave policy\n\n" + "Staff may take leave. " * 100)
+    with pytest.raises(DocumentError, match=r"over the limit of 1,000 \(loader.max_text_chars\)"):
+        load_file(text, DocumentDefaults(), LoaderSettings(max_text_chars=1000))
+    assert load_file(text, DocumentDefaults(), LoaderSettings()).text.startswith("Leave policy")
