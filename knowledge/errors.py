@@ -13,3 +13,12 @@ class SchemaError(RuntimeError):
 
 class EmbeddingModelError(RuntimeError):
     """The embedding model could not be loaded."""
+
+
+class DocumentError(ValueError):
+    """A source that cannot be ingested; the message names it and says why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from knowledge.loaders import DocumentError, LoaderSettings
+from knowledge.errors import DocumentError
+
+if TYPE_CHECKING:  # the loaders call these checks with their settings
+    from knowledge.loaders import LoaderSettings
 
 _MB = 1024 * 1024
 

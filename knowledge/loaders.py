@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from knowledge import input_limits
+from knowledge.errors import DocumentError  # raised here, and importable from here as before
 from knowledge.types import SourceDocument
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf", ".docx")
@@ -40,15 +42,6 @@ class LoaderSettings(BaseModel):
         gt=0,
         description="A document or post whose text is longer is refused (about 1,000 chunks).",
     )
-
-
-class DocumentError(ValueError):
-    """A source that cannot be ingested; the message names it and says why."""
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source = source
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -114,8 +107,6 @@ def load_file(path: Path, defaults: DocumentDefaults, settings: LoaderSettings) 
         )
     if size == 0:
         raise DocumentError(source, "file is empty")
-    from knowledge import input_limits  # it imports this module
-
     pages: list[str] = []
     if suffix == ".pdf":
         from knowledge.pdf import read_pdf_pages
