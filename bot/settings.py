@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +23,7 @@ from knowledge.access import AccessPolicy
 from knowledge.connection import WeaviateSettings
 from knowledge.loaders import LoaderSettings
 from knowledge.settings import ChunkSettings, EmbeddingSettings, KnowledgeSettings, RetrievalSettings
+from knowledge.yaml_files import read_yaml, validation_problems
 
 
 class IngestPolicy(BaseModel):
@@ -315,36 +315,10 @@ class Settings:
     log_format: str = "text"
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
-    node, line = root, (root.start_mark.line + 1 if root is not None else None)
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == key), None)
-            if match is None:
-                break
-            line = match[0].start_mark.line + 1
-            node = match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 def load_file_config(path: Path | None) -> FileConfig:
     if path is None:
         return FileConfig()
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read settings file {path}: {err.strerror or err}") from err
-    try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    data, root = read_yaml(path, "settings file", ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -352,13 +326,7 @@ def load_file_config(path: Path | None) -> FileConfig:
     try:
         return FileConfig.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for issue in err.errors():
-            loc = tuple(issue["loc"])
-            where = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_of(root, loc)
-            message = "unknown key" if issue["type"] == "extra_forbidden" else issue["msg"]
-            problems.append(f"{path}:{line}: {where}: {message}")
+        problems = validation_problems(path, root, err)
         raise ConfigError("invalid settings file\n" + "\n".join(problems)) from None
 
 

@@ -18,12 +18,13 @@ import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from knowledge.loaders import SUPPORTED_SUFFIXES, DocumentDefaults, FileJob, iter_files
+from knowledge.yaml_files import line_of, read_yaml, validation_problems
 
 if TYPE_CHECKING:
     from knowledge.access import AccessPolicy
@@ -63,31 +64,18 @@ class ManifestPlan:
 
 
 def load_manifest(path: Path, access: AccessPolicy) -> ManifestPlan:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ManifestError(f"cannot read manifest {path}: {err.strerror or err}") from err
-    try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ManifestError(f"{path}: not valid YAML: {err}") from err
+    data, root = read_yaml(path, "manifest", ManifestError)
     try:
         manifest = Manifest.model_validate(data if data is not None else {})
     except ValidationError as err:
-        problems = []
-        for issue in err.errors():
-            loc = tuple(issue["loc"])
-            where = ".".join(str(p) for p in loc) or "(top level)"
-            message = "unknown key" if issue["type"] == "extra_forbidden" else issue["msg"]
-            problems.append(f"{path}:{_line(root, loc)}: {where}: {message}")
+        problems = validation_problems(path, root, err)
         raise ManifestError("invalid manifest\n" + "\n".join(problems)) from None
     for n, entry in enumerate(manifest.documents):
         unknown = access.unknown_groups(entry.audience)
         if unknown:
             known = ", ".join(sorted(access.groups)) or "(none defined)"
             raise ManifestError(
-                f"{path}:{_line(root, ('documents', n, 'audience'))}: unknown audience "
+                f"{path}:{line_of(root, ('documents', n, 'audience'))}: unknown audience "
                 f"{', '.join(unknown)}; known groups: {known}"
             )
     return _resolve(path, root, manifest)
@@ -99,7 +87,7 @@ def _resolve(path: Path, root: yaml.Node | None, manifest: Manifest) -> Manifest
     skipped: list[str] = []
     claimed: dict[Path, tuple[int, tuple[str, ...]]] = {}
     for n, entry in enumerate(manifest.documents):
-        where = f"{path}:{_line(root, ('documents', n, 'path'))}"
+        where = f"{path}:{line_of(root, ('documents', n, 'path'))}"
         audience = tuple(entry.audience)
         for file in _files(base, entry.path, where, skipped):
             first = claimed.get(file.resolve())
@@ -128,20 +116,3 @@ def _files(base: Path, pattern: str, where: str, skipped: list[str]) -> list[Pat
     if not files:
         skipped.append(f"{where}: no supported file in {pattern}; skipped")
     return files
-
-
-def _line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
-    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
-    node, line = root, (root.start_mark.line + 1 if root is not None else 1)
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == key), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
