@@ -92,8 +92,9 @@ class HealthMonitor:
 
 def database_check(engine: Engine) -> Check:
     def check() -> str | None:
-        # A read of a real table: SQLite takes its shared lock for it, so a database locked by
-        # another writer shows here (SELECT 1 alone touches no file).
+        # A real table, in the engine's own kind of transaction: on SQLite that begins
+        # IMMEDIATE (bot/store/database.py), taking the write lock for a moment, so a database
+        # another writer holds, or a read-only file, shows here as it would to the bot.
         with engine.connect() as connection:
             connection.execute(text("SELECT 1 FROM alembic_version"))
         return None

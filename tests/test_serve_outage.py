@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import signal
+import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -157,3 +158,17 @@ def test_serve_reports_an_external_weaviate_down_and_never_restarts_it(
         external_server.start()  # its operator brings it back, on the same ports
         assert wait_health(url, 200)["status"] == "ok"
         assert ANSWER in asker.reply(asker.ask())
+
+
+def test_health_names_a_locked_database_and_is_back_once_it_is_free(
+    env: dict[str, str], data_dir: Path
+) -> None:
+    with slack_serve(env) as (url, _):
+        locker = sqlite3.connect(data_dir / "supportbot.db", isolation_level=None)
+        try:
+            locker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+            down = wait_health(url, 503)
+            assert list(down["failing"]) == ["database"], down  # type: ignore[call-overload]
+        finally:
+            locker.close()
+        assert wait_health(url, 200)["status"] == "ok"
