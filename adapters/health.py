@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 Check = Callable[[], str | None]  # None: fine; otherwise why the dependency fails
 _RECHECK_FAILING = 15.0
+_UNCHECKED = "not checked yet"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class HealthMonitor:
     def __init__(self, dependencies: list[Dependency], slow_after: float = 5.0) -> None:
         self.dependencies = dependencies
         self.slow_after = slow_after
-        self._failing: dict[str, str] = {}
+        # Failing until checked: serve listens at once, and says so for its first moments.
+        self._failing: dict[str, str] = {d.name: _UNCHECKED for d in dependencies}
         self._running_since: dict[str, float] = {}
         self._executor = ThreadPoolExecutor(max(1, len(dependencies)), thread_name_prefix="health")
         self._tasks: list[asyncio.Task[None]] = []
@@ -49,8 +51,7 @@ class HealthMonitor:
         return failing
 
     async def start(self) -> None:
-        """Check everything once (serve starts with a known state), then keep checking."""
-        await asyncio.gather(*(self._check(d) for d in self.dependencies))
+        """Start checking, each dependency at once and then on its schedule."""
         self._tasks = [
             asyncio.create_task(self._keep_checking(d), name=f"health-{d.name}") for d in self.dependencies
         ]
@@ -63,10 +64,10 @@ class HealthMonitor:
 
     async def _keep_checking(self, dependency: Dependency) -> None:
         while True:
+            await self._check(dependency)
             # A failing dependency is looked at again sooner: /health says when it is back.
             failing = dependency.name in self._failing
             await asyncio.sleep(min(dependency.every, _RECHECK_FAILING) if failing else dependency.every)
-            await self._check(dependency)
 
     async def _check(self, dependency: Dependency) -> None:
         self._running_since[dependency.name] = time.monotonic()
@@ -82,11 +83,11 @@ class HealthMonitor:
         was = self._failing.get(dependency.name)
         if reason is None:
             self._failing.pop(dependency.name, None)
-            if was is not None:
+            if was not in (None, _UNCHECKED):
                 logger.warning("health: %s is back", dependency.name)
         else:
             self._failing[dependency.name] = reason
-            if was is None:
+            if was in (None, _UNCHECKED):
                 logger.warning("health: %s is failing: %s", dependency.name, reason)
 
 

@@ -31,13 +31,15 @@ def test_a_hung_check_is_reported_failing_without_holding_up_the_others() -> Non
         monitor = HealthMonitor(
             [Dependency("database", hung, 60.0), Dependency("weaviate", lambda: "down", 60.0)], slow_after=0
         )
-        checking = asyncio.create_task(monitor.start())
+        assert monitor.failing() == {"database": "not checked yet", "weaviate": "not checked yet"}
+        await monitor.start()
         await asyncio.to_thread(entered.wait)
         while monitor.failing().get("weaviate") != "down":  # the other check finished meanwhile
             await asyncio.sleep(0.01)
         during = monitor.failing()
         release.set()
-        await checking
+        while "database" in monitor.failing():
+            await asyncio.sleep(0.01)
         after = monitor.failing()
         await monitor.stop()
         return during, after
