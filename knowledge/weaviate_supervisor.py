@@ -164,21 +164,27 @@ class WeaviateSupervisor:
     def _watch(self) -> None:
         doubtful = 0
         while not self._stop.wait(self.interval):
-            probe = self.link.probe(self.probe_timeout)
-            if probe.reason is None:
-                doubtful = 0
-                continue
-            doubtful += 1
-            if probe.certain or doubtful >= 2:
-                doubtful = 0
-                self._recover(probe.reason)
+            try:
+                probe = self.link.probe(self.probe_timeout)
+                if probe.reason is None:
+                    doubtful = 0
+                    continue
+                doubtful += 1
+                if probe.certain or doubtful >= 2:
+                    doubtful = 0
+                    self._recover(probe.reason)
+            except Exception:  # a bug here must not end the watch for the rest of serve's life
+                logger.exception("the Weaviate supervisor failed; it keeps watching")
 
     def _recover(self, reason: str) -> None:
         self.outages += 1
         action = "restarting it" if self.link.restarts else "waiting for it to be ready"
         self._down = self._cause = reason
         logger.warning("Weaviate is down (%s): %s; questions get the apology meanwhile", reason, action)
-        self.kb.client.close()  # searches under way and to come fail now, not after 63 s
+        try:
+            self.kb.client.close()  # searches under way and to come fail now, not after 63 s
+        except Exception as error:
+            logger.warning("closing the Weaviate client failed: %s", error)
         retrying = Retrying(
             wait=wait_exponential(multiplier=_FIRST_WAIT, max=_MAX_WAIT),
             stop=stop_when_event_set(self._stop),
