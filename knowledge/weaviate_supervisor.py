@@ -145,7 +145,7 @@ class WeaviateSupervisor:
         self._cause = ""  # what the probe saw when the outage began
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="weaviate-supervisor", daemon=True)
-        self._made: list[weaviate.WeaviateClient] = []
+        self._made: weaviate.WeaviateClient | None = None  # the last client it handed over
 
     def down_reason(self) -> str | None:
         """Why Weaviate cannot be searched now (None: it can). Cheap: /health calls it."""
@@ -158,8 +158,8 @@ class WeaviateSupervisor:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        for client in self._made:  # the first client belongs to whoever connected it
-            client.close()
+        if self._made is not None:  # the first client belongs to whoever connected it
+            self._made.close()
 
     def _watch(self) -> None:
         doubtful = 0
@@ -199,7 +199,7 @@ class WeaviateSupervisor:
             client.close()
             return
         self.kb.reconnect(client)
-        self._made.append(client)
+        self._made = client  # the one before was closed when the outage began
         self._down = None
         logger.warning(
             "Weaviate is back after %d attempt(s); answering again", retrying.statistics["attempt_number"]
