@@ -26,7 +26,7 @@ from bot.core import SupportBot
 from bot.desk import KnowledgeAdmin, KnowledgeDesk
 from bot.handoff import HandoffDesk
 from bot.settings import ConfigError, Settings
-from knowledge.weaviate_supervisor import Reconnectable, WeaviateSupervisor, link_for
+from knowledge.weaviate_supervisor import Reconnectable, start_supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +98,9 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
         follow_up = ChangeFollowUp(
             bot, kb.list_documents, settings.file.notices, slack.client if slack else None, teams_notices
         )
-    supervisor = WeaviateSupervisor(kb, link_for(settings.knowledge.weaviate, settings.data_dir))
+    supervisor = start_supervisor(kb, settings.knowledge.weaviate, settings.data_dir)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     checks = serve_dependencies(supervisor.down_reason, bot.log.engine, token, settings.slack_api_url)
-    supervisor.start()
     try:
         return asyncio.run(
             _serve(

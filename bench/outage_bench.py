@@ -34,7 +34,7 @@ from knowledge.embeddings import EmbeddingSettings
 from knowledge.loaders import DocumentDefaults
 from knowledge.service import KnowledgeSettings, open_knowledge
 from knowledge.weaviate_files import ServerFiles, flocked
-from knowledge.weaviate_supervisor import WeaviateSupervisor, link_for
+from knowledge.weaviate_supervisor import start_supervisor
 
 QUESTIONS = [
     "How many days per week can I work remotely?",
@@ -66,8 +66,7 @@ def main() -> None:
         extractive = ExtractiveAnswerer(config.answers.extractive, kb.embed)
         log = InteractionLog(engine, spool=Path(tmp) / "spool.jsonl")
         bot = SupportBot(kb, extractive, extractive, HeuristicRewriter(), log, config.answers)
-        supervisor = WeaviateSupervisor(kb, link_for(settings.weaviate, Path(tmp)))
-        supervisor.start()
+        supervisor = start_supervisor(kb, settings.weaviate, Path(tmp))
         files = ServerFiles.of(Path(tmp))
         try:
             timed(bot, QUESTIONS[0])  # warm-up

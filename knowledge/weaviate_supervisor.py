@@ -130,6 +130,16 @@ def link_for(settings: WeaviateSettings, data_dir: Path) -> WeaviateLink:
     return ExternalLink(settings) if settings.urls() else EmbeddedLink(settings, data_dir)
 
 
+def start_supervisor(kb: Reconnectable, settings: WeaviateSettings, data_dir: Path) -> WeaviateSupervisor:
+    """Supervise the client `kb` connected with `settings` and `data_dir`, from now on.
+
+    One per process that holds a client: several may watch one embedded server, as the
+    start lock lets one of them restart it and the others find and reuse that server."""
+    supervisor = WeaviateSupervisor(kb, link_for(settings, data_dir))
+    supervisor.start()
+    return supervisor
+
+
 class WeaviateSupervisor:
     """A thread that probes the server every `interval` seconds while serve runs."""
 
