@@ -4,7 +4,8 @@ A command holds a lease (a shared flock, see knowledge/weaviate_files.py) for as
 is connected, so `serve` holds one for its whole life and is never stopped under. The first
 command that finds no server starts a keeper (knowledge/weaviate_keeper.py) that outlives
 it; the keeper stops Weaviate after the idle time with no lease held. A dead or hung server
-is stopped and replaced by the next command. Imports only the standard library, so
+is stopped and replaced by the next command (and by serve's supervisor, which calls
+`start_or_reuse` again under its lease). Imports only the standard library, so
 `app.py server status|stop` stays quick.
 """
 
