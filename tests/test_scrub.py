@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import time
 from pathlib import Path
 
@@ -551,9 +552,12 @@ def test_private_use_characters_cannot_forge_placeholders() -> None:
     ids=lambda text: repr(text[:12]),
 )
 def test_pathological_inputs_stay_linear(text: str) -> None:
+    # A hang guard, not a speed target: each takes milliseconds, while catastrophic
+    # backtracking on 40,000 characters would take hours, so even a loaded machine cannot
+    # come near the bound.
     start = time.perf_counter()
     SCRUBBER(text)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 60
 
 
 def test_version_is_a_string() -> None:
@@ -577,10 +581,11 @@ def _texts_of_500_chars(sentences: list[str], count: int, seed: int) -> list[str
     return texts
 
 
-def test_performance_sanity() -> None:
+def test_ten_thousand_mixed_texts_scrub_idempotently() -> None:
     """10,000 typical 500-character texts: three in four sentences of policy text, one in
     four from the corpus above (dense with personal data and secrets, so most texts need
-    a second round). About 3 s on a 2-core machine; the bound only catches blow-ups."""
+    a second round). Each comes out stable: scrubbing the result again changes nothing.
+    (Speed is bench/export_bench.py's to measure, not a test's.)"""
     policy = [
         line
         for path in sorted(POLICIES.glob("*"))
@@ -590,16 +595,18 @@ def test_performance_sanity() -> None:
     chat = [case[1] for case in CORPUS]
     texts = _texts_of_500_chars(policy * 3 + chat * (len(policy) // len(chat)), 10_000, seed=11)
     scrubber = Scrubber(names=[*NAMES, *(f"Staff{i} Member{i}" for i in range(200))])
-    start = time.perf_counter()
-    for text in texts:
-        scrubber.scrub(text)
-    assert time.perf_counter() - start < 20
+    unstable = [t for t in texts if scrubber.scrub(once := scrubber.scrub(t).text).text != once]
+    assert not unstable, unstable[:3]
 
 
-def test_performance_worst_case() -> None:
-    """Texts made only of corpus cases: every one full of things to scrub."""
+_EMAIL_LEFT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")  # "[SECRET]@host" is a scrubbed credential
+
+
+def test_texts_made_only_of_corpus_cases_keep_no_email() -> None:
+    """Texts made only of corpus cases, every one full of things to scrub: no email address
+    survives, and a second pass changes nothing."""
     texts = _texts_of_500_chars([case[1] for case in CORPUS], 10_000, seed=12)
-    start = time.perf_counter()
     for text in texts:
-        SCRUBBER.scrub(text)
-    assert time.perf_counter() - start < 40
+        once = SCRUBBER.scrub(text).text
+        assert not _EMAIL_LEFT.search(once), once
+        assert SCRUBBER.scrub(once).text == once
