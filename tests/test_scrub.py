@@ -599,7 +599,8 @@ def test_ten_thousand_mixed_texts_scrub_idempotently() -> None:
     assert not unstable, unstable[:3]
 
 
-_EMAIL_LEFT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")  # "[SECRET]@host" is a scrubbed credential
+# An address left whole; "[SECRET]@host" is a scrubbed credential, not one.
+_EMAIL_LEFT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 
 
 def test_texts_made_only_of_corpus_cases_keep_no_email() -> None:
