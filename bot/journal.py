@@ -92,7 +92,7 @@ class Journal:
             contents = self._read()
             last = max([self._applied(), *(e.seq for e in contents.entries)])
             entry = Entry(last + 1, kind, datetime.now(UTC).isoformat(), data)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 size = os.fstat(fd).st_size
                 # A crash mid-append leaves a line without its newline: keep it a line of its own.
@@ -110,7 +110,7 @@ class Journal:
         """True while anything waits for replay: new writes then queue behind it, in order."""
         try:
             return self.path.stat().st_size > 0
-        except FileNotFoundError:
+        except OSError:  # none yet, or no journal directory to be had (then appends say so)
             return False
 
     def pending(self) -> list[Entry]:
