@@ -89,20 +89,32 @@ class Journal:
     def append(self, kind: EntryKind, data: dict[str, Any]) -> Entry:
         """Add one entry and fsync it; raises OSError when the disk refuses (full, read-only)."""
         with self._locked():
-            contents = self._read()
-            last = max([self._applied(), *(e.seq for e in contents.entries)])
-            entry = Entry(last + 1, kind, datetime.now(UTC).isoformat(), data)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                size = os.fstat(fd).st_size
-                # A crash mid-append leaves a line without its newline: keep it a line of its own.
-                torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-                os.write(fd, (b"\n" if torn else b"") + entry.line())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            return self._append(kind, data)
+
+    def _append(self, kind: EntryKind, data: dict[str, Any]) -> Entry:
+        contents = self._read()
+        last = max([self._applied(), *(e.seq for e in contents.entries)])
+        entry = Entry(last + 1, kind, datetime.now(UTC).isoformat(), data)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            # A crash mid-append leaves a line without its newline: keep it a line of its own.
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, (b"\n" if torn else b"") + entry.line())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         metrics.JOURNALLED.labels(kind.value).inc()
         return entry
+
+    def claim(self, platform: str, event_id: str) -> bool:
+        """Journal the event's claim unless it is there already: True for the first delivery.
+        Atomic, so two deliveries of one event racing into an outage get one answer."""
+        with self._locked():
+            if (platform, event_id) in self._read().claims:
+                return False
+            self._append(EntryKind.CLAIM, {"platform": platform, "event_id": event_id})
+            return True
 
     # -- what waits ----------------------------------------------------------------------
 

@@ -69,8 +69,12 @@ class DurableRecords:
                     return False
             except SQLAlchemyError:
                 pass
-        self._journal(EntryKind.CLAIM, {"platform": platform, "event_id": event_id})
-        return True
+        try:
+            return journal.claim(platform, event_id)
+        except OSError as error:
+            logger.error("the journal at %s refused a claim too: %s", journal.path, error)
+            metrics.LOST_RECORDS.labels(EntryKind.CLAIM.value).inc()
+            return True
 
     # -- answers -------------------------------------------------------------------------
 

@@ -177,3 +177,12 @@ def test_the_old_spool_is_adopted(engine: Engine, tmp_path: Path) -> None:
     live.adopt_spool(spool)
     assert live.replay() == 1 and rows(engine)["interactions"] == [old.id]
     assert not spool.exists() and Path(f"{spool}.bad").read_text() == "{broken\n"
+
+
+def test_two_deliveries_racing_into_an_outage_get_one_claim(down: Engine, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    outage = records(down, Journal(tmp_path / "journal"))
+    with ThreadPoolExecutor(4) as pool:
+        firsts = list(pool.map(lambda _: outage.claim_event("slack", "EvTwice"), range(4)))
+    assert sorted(firsts) == [False, False, False, True]

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.database import read_only
 from bot.store.models import AnswerMessage, ConversationRef, Interaction, ProcessedEvent
 from bot.store.retries import RetryPolicy, in_transaction
 from bot.types import AnswerKind, Turn
@@ -18,6 +19,8 @@ class ConversationStore:
     def __init__(self, engine: Engine, policy: RetryPolicy | None = None) -> None:
         self.policy = policy or RetryPolicy()
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Lookups take no write lock on SQLite: they go on while a writer (or an outage) holds it.
+        self._reads = sessionmaker(read_only(engine), expire_on_commit=False)
 
     def claim_event(self, platform: str, event_id: str) -> bool:
         """True for the first delivery of an event, False for every redelivery (any process).
@@ -35,7 +38,7 @@ class ConversationStore:
 
     def is_claimed(self, platform: str, event_id: str) -> bool:
         """A read, no lock: may the database already hold this claim (during an outage)?"""
-        with self._sessions() as session:
+        with self._reads() as session:
             return session.get(ProcessedEvent, (platform, event_id)) is not None
 
     def attach_message(self, platform: str, channel: str, message_id: str, interaction_id: str) -> None:
@@ -49,7 +52,7 @@ class ConversationStore:
 
     def interaction_for_message(self, platform: str, channel: str, message_id: str) -> str | None:
         """The answer a message carries; None for messages that are not the bot's answers."""
-        with self._sessions() as session:
+        with self._reads() as session:
             found = session.get(AnswerMessage, (platform, channel, message_id))
             return found.interaction_id if found else None
 
@@ -59,7 +62,7 @@ class ConversationStore:
             session.merge(ConversationRef(platform=platform, thread_id=thread_id, reference=reference))
 
     def thread_reference(self, platform: str, thread_id: str) -> dict[str, Any] | None:
-        with self._sessions() as session:
+        with self._reads() as session:
             found = session.get(ConversationRef, (platform, thread_id))
             return dict(found.reference) if found else None
 
@@ -78,6 +81,6 @@ class ConversationStore:
             .order_by(Interaction.created_at.desc())
             .limit(limit)
         )
-        with self._sessions() as session:
+        with self._reads() as session:
             rows = session.execute(query).all()
         return tuple(Turn(question, answer) for question, answer in reversed(rows))
