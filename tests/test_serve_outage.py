@@ -122,7 +122,8 @@ def outage_traffic(traffic: Traffic, engine: Engine, before: str) -> None:
     for n, thread in enumerate(threads, 1):
         traffic.react(traffic.answer_of(thread), "U6", n)
     wait_until(lambda: traffic.kept_notices() == 4, timeout=120)
-    assert counts(engine)[0] == 1  # nothing of the outage reached the database yet
+    if engine.dialect.name == "sqlite":  # still readable: nothing of the outage is in it yet
+        assert counts(engine)[0] == 1
 
 
 @contextmanager
