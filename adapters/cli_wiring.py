@@ -146,8 +146,11 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
         journal = Journal(settings.data_dir / "journal")
         bot = SupportBot(kb, answerer, extractive, rewriter, log, answers, conversations, journal=journal)
         # What an earlier run could not write (an outage, then a restart) goes in first.
-        bot.records.adopt_spool(settings.data_dir / "unrecorded-interactions.jsonl")
-        bot.records.replay()
+        try:
+            bot.records.adopt_spool(settings.data_dir / "unrecorded-interactions.jsonl")
+            bot.records.replay()
+        except Exception:  # kept for the next round: no reason not to answer meanwhile
+            logger.exception("replaying the journal at start failed")
         yield bot
 
 
