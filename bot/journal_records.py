@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,17 +80,17 @@ class DurableRecords:
     # -- answers -------------------------------------------------------------------------
 
     def record(self, record: InteractionRecord) -> Stored:
-        data = asdict(record)
         # Also a row the database refuses for good is journalled: set aside for a person, not lost.
-        return self._write(EntryKind.INTERACTION, data, lambda: self.log.record(record), permanent_too=True)[
-            0
-        ]
+        apply = partial(self.log.record, record)
+        stored, _ = self._write(EntryKind.INTERACTION, asdict(record), apply, permanent_too=True)
+        return stored
 
     def attach_message(self, platform: str, channel: str, message_id: str, interaction_id: str) -> Stored:
         data = {"platform": platform, "channel": channel, "message_id": message_id}
         data["interaction_id"] = interaction_id
-        apply = lambda: self.conversations.attach_message(platform, channel, message_id, interaction_id)  # noqa: E731
-        return self._write(EntryKind.LINK, data, apply)[0]
+        apply = partial(self.conversations.attach_message, platform, channel, message_id, interaction_id)
+        stored, _ = self._write(EntryKind.LINK, data, apply)
+        return stored
 
     def interaction_for_message(self, platform: str, channel: str, message_id: str) -> str | None:
         """The answer a message carries (its link may still wait in the journal). Raises
@@ -116,7 +117,7 @@ class DurableRecords:
             return VoteOutcome(VoteStatus.NOT_FOUND, "", value)
         data = _target(target, interaction_id) | {"user": user, "value": value.value}
         data |= {"source": source.value, "comment": comment}
-        apply = lambda: self.log.vote(interaction_id, user, value, source, comment)  # noqa: E731
+        apply = partial(self.log.vote, interaction_id, user, value, source, comment)
         return self._vote_outcome(EntryKind.VOTE, data, apply, interaction_id, value)
 
     def retract(self, target: MessageRef | str, user: str, value: VoteValue | None = None) -> VoteOutcome:
@@ -124,7 +125,7 @@ class DurableRecords:
         if interaction_id is None:
             return VoteOutcome(VoteStatus.NOT_FOUND, "", value)
         data = _target(target, interaction_id) | {"user": user, "value": value.value if value else None}
-        apply = lambda: self.log.retract(interaction_id, user, value)  # noqa: E731
+        apply = partial(self.log.retract, interaction_id, user, value)
         return self._vote_outcome(EntryKind.RETRACT, data, apply, interaction_id, value)
 
     def _resolve(self, target: MessageRef | str) -> str | None:
