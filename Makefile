@@ -82,6 +82,7 @@ bench: setup postgres
 	$(PY) -m bench.slack_bench
 	$(PY) -m bench.export_bench
 	$(PY) -m bench.replicas_bench
+	$(PY) -m bench.journal_bench
 	$(PY) -m bench.cluster_bench
 	$(PY) -m bench.startup_bench
 

@@ -72,6 +72,14 @@ class _Contents:
     claims: set[tuple[str, str]] = field(default_factory=set)
     links: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        data = entry.data
+        if entry.kind is EntryKind.CLAIM:
+            self.claims.add((data["platform"], data["event_id"]))
+        elif entry.kind is EntryKind.LINK:
+            self.links[(data["platform"], data["channel"], data["message_id"])] = data["interaction_id"]
+
 
 class Journal:
     def __init__(self, directory: Path) -> None:
@@ -102,6 +110,10 @@ class Journal:
             torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
             os.write(fd, (b"\n" if torn else b"") + entry.line())
             os.fsync(fd)
+            # Under the lock nobody else wrote: the cache stays current without re-reading the file.
+            status = os.fstat(fd)
+            contents.stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+            contents.add(entry)
         finally:
             os.close(fd)
         metrics.JOURNALLED.labels(kind.value).inc()
@@ -205,13 +217,7 @@ class Journal:
             except (ValueError, KeyError, TypeError):
                 contents.unreadable.append(line)  # a torn write: kept aside when the file is emptied
                 continue
-            contents.entries.append(entry)
-            data = entry.data
-            if entry.kind is EntryKind.CLAIM:
-                contents.claims.add((data["platform"], data["event_id"]))
-            elif entry.kind is EntryKind.LINK:
-                key = (data["platform"], data["channel"], data["message_id"])
-                contents.links[key] = data["interaction_id"]
+            contents.add(entry)
         self._contents = contents
         return contents
 
