@@ -60,6 +60,14 @@ class Traffic:
         wait_until(lambda: bool(self.fake.posted_ts(CHANNEL, thread)))
         return self.fake.posted_ts(CHANNEL, thread)[0]
 
+    def journalled_answer_of(self, thread: str, data_dir: Path) -> str:
+        """The answer's ts once its message link is journalled: a reaction before that (a
+        person reacting within milliseconds of the post) finds no answer to vote on."""
+        ts = self.answer_of(thread)
+        journal = data_dir / "journal" / "journal.jsonl"
+        wait_until(lambda: f'"message_id": "{ts}"' in journal.read_text())
+        return ts
+
     def react(self, answer_ts: str, user: str, n: int) -> None:
         self.event(reaction_event("reaction_added", "+1", user, CHANNEL, answer_ts), f"EvVote{n}")
 
@@ -113,14 +121,14 @@ def sqlite_locked(database: Path) -> Iterator[None]:
         holder.close()
 
 
-def outage_traffic(traffic: Traffic, engine: Engine, before: str) -> None:
+def outage_traffic(traffic: Traffic, engine: Engine, before: str, data_dir: Path) -> None:
     """Three mentions (one redelivered) and four votes while the database is down; each
     mention is answered and each voter told the vote was kept."""
     threads = [traffic.mention(n) for n in (1, 2, 3)]
     traffic.event(mention_event(REMOTE, CHANNEL, "U1", threads[0]), "EvMention1")  # Slack's redelivery
     traffic.react(before, "U5", 0)  # on the answer given before the outage
     for n, thread in enumerate(threads, 1):
-        traffic.react(traffic.answer_of(thread), "U6", n)
+        traffic.react(traffic.journalled_answer_of(thread, data_dir), "U6", n)
     wait_until(lambda: traffic.kept_notices() == 4, timeout=120)
     if engine.dialect.name == "sqlite":  # still readable: nothing of the outage is in it yet
         assert counts(engine)[0] == 1
@@ -142,7 +150,7 @@ def run_outage(
         before = traffic.answer_of(traffic.mention(0))
         wait_until(lambda: counts(engine)[1] == 1)  # its message link is written
         with outage():
-            outage_traffic(traffic, engine, before)
+            outage_traffic(traffic, engine, before, Path(environ["SUPPORTBOT_DATA_DIR"]))
         # The background replay writes everything, in order: answers before links before votes.
         try:
             wait_until(lambda: counts(engine) == (4, 4, 4, 8), timeout=120)
