@@ -83,6 +83,7 @@ bench: setup postgres
 	$(PY) -m bench.export_bench
 	$(PY) -m bench.replicas_bench
 	$(PY) -m bench.outage_bench
+	$(PY) -m bench.journal_bench
 	$(PY) -m bench.cluster_bench
 	$(PY) -m bench.startup_bench
 

@@ -115,19 +115,22 @@ def open_knowledge_base(settings: Settings) -> Iterator[WeaviateKnowledgeBase]:
 
 @contextmanager
 def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportBot]:
-    """Wire the bot core: database (migrated, spool replayed), answerer, rewriter."""
+    """Wire the bot core: database (migrated, journal replayed), answerer, rewriter."""
     from bot.answering.base import Answerer, QuestionRewriter
     from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client
     from bot.answering.extractive import ExtractiveAnswerer
     from bot.answering.followups import HeuristicRewriter
     from bot.core import SupportBot
+    from bot.journal import Journal
     from bot.store.conversations import ConversationStore
     from bot.store.database import safe_url
     from bot.store.interactions import InteractionLog
+    from bot.store.retries import RetryPolicy
 
     with open_database(settings) as engine:
-        log = InteractionLog(engine, spool=settings.data_dir / "unrecorded-interactions.jsonl")
-        log.replay_spool()
+        policy = RetryPolicy(give_up_s=settings.file.journal.write_timeout_s)
+        log = InteractionLog(engine, policy)
+        conversations = ConversationStore(engine, policy)
         answers = settings.file.answers
         extractive = ExtractiveAnswerer(answers.extractive, kb.embed, answers.source_priority)
         heuristic = HeuristicRewriter()
@@ -140,7 +143,15 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
             answerer = ClaudeAnswerer(client, answers.claude, answers.source_priority)
             rewriter = ClaudeRewriter(client, answers.claude, heuristic)
         logger.info("answering with %s; log at %s", answerer.name, safe_url(engine))
-        yield SupportBot(kb, answerer, extractive, rewriter, log, answers, ConversationStore(engine))
+        journal = Journal(settings.data_dir / "journal")
+        bot = SupportBot(kb, answerer, extractive, rewriter, log, answers, conversations, journal=journal)
+        # What an earlier run could not write (an outage, then a restart) goes in first.
+        try:
+            bot.records.adopt_spool(settings.data_dir / "unrecorded-interactions.jsonl")
+            bot.records.replay()
+        except Exception:  # kept for the next round: no reason not to answer meanwhile
+            logger.exception("replaying the journal at start failed")
+        yield bot
 
 
 @contextmanager

@@ -26,6 +26,7 @@ _VOTE_REPLIES = {
     VoteStatus.UNCHANGED: "You already voted that way.",
     VoteStatus.NOT_FOUND: "That answer was not recorded, so it cannot be rated.",
     VoteStatus.FAILED: "Sorry, your vote could not be saved just now; please try again.",
+    VoteStatus.JOURNALLED: "Thanks; the database is busy, so your vote is kept and counted shortly.",
 }
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -112,6 +113,7 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
                 teams is not None,
                 schedule,
                 follow_up,
+                lambda: bot.records.keep_replaying(settings.file.journal.replay_interval_s),
             )
         )
     finally:
@@ -128,6 +130,7 @@ async def _serve(
     teams: bool,
     schedule: DigestSchedule | None = None,
     follow_up: ChangeFollowUp | None = None,
+    replay_journal: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -158,6 +161,8 @@ async def _serve(
         if schedule is not None:
             background.append(asyncio.create_task(schedule.run(), name="weekly-digest"))
             terminal.err.print(f"Weekly digest: {schedule.describe()}")
+        if replay_journal is not None:  # writes kept while the database was down go in when it is back
+            background.append(asyncio.create_task(replay_journal(), name="journal-replay"))
         if follow_up is not None:
             background.append(asyncio.create_task(follow_up.run(), name="change-notices"))
             terminal.err.print(f"Change notices: answers of the last {follow_up.settings.days} days")

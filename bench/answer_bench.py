@@ -239,7 +239,7 @@ def main() -> None:
         )
         engine = create_db_engine(default_url(Path(tmp)))
         migrate(engine)
-        log = InteractionLog(engine, spool=Path(tmp) / "unrecorded-interactions.jsonl")
+        log = InteractionLog(engine)
         fake.responder = instant_answer
         client = make_client("bench-key", fake.base_url, answers.claude)
         extractive, rewriter = ExtractiveAnswerer(answers.extractive, kb.embed), HeuristicRewriter()

@@ -64,7 +64,7 @@ def main() -> None:
         engine = create_db_engine(default_url(Path(tmp)))
         migrate(engine)
         extractive = ExtractiveAnswerer(config.answers.extractive, kb.embed)
-        log = InteractionLog(engine, spool=Path(tmp) / "spool.jsonl")
+        log = InteractionLog(engine)
         bot = SupportBot(kb, extractive, extractive, HeuristicRewriter(), log, config.answers)
         supervisor = start_supervisor(kb, settings.weaviate, Path(tmp))
         files = ServerFiles.of(Path(tmp))

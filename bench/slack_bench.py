@@ -248,7 +248,7 @@ def main() -> None:
         print(f"ingested {sum(r.chunks for r in results)} chunks; failed: {failed or 'none'}")
         engine = create_db_engine(default_url(Path(tmp)))
         migrate(engine)
-        log = InteractionLog(engine, spool=Path(tmp) / "unrecorded-interactions.jsonl")
+        log = InteractionLog(engine)
         extractive, conversations = (
             ExtractiveAnswerer(config.answers.extractive, kb.embed),
             ConversationStore(engine),

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import metrics
 from bot.answering.base import Answerer, AnswererError, Draft, QuestionRewriter
 from bot.answering.citations import resolve_citations
@@ -21,8 +23,10 @@ from bot.answering.extractive import ExtractiveAnswerer
 from bot.answering.hygiene import searchable_question
 from bot.answering.prompts import PROMPT_VERSION, SYSTEM_PROMPT, render_user_message
 from bot.answering.settings import AnswerSettings
+from bot.journal import Journal
+from bot.journal_records import DurableRecords, MessageRef, Stored
 from bot.store.conversations import ConversationStore
-from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord, RecordError
+from bot.store.interactions import InteractionLog, InteractionRecord, PassageRecord
 from bot.types import Answer, AnswerKind, Question, Turn, VoteOutcome, VoteSource, VoteStatus, VoteValue
 from knowledge.query_engine import RetrievalError
 from knowledge.service import KnowledgeBase
@@ -49,6 +53,7 @@ class SupportBot:
         settings: AnswerSettings,
         conversations: ConversationStore | None = None,
         metered: bool = True,
+        journal: Journal | None = None,
     ) -> None:
         self.kb = kb
         self.answerer = answerer
@@ -59,6 +64,8 @@ class SupportBot:
         # Chat adapters don't carry a thread's turns: they are read back from the log.
         self.conversations = conversations
         self.metered = metered  # False: not traffic (a golden-set evaluation), kept out of /metrics
+        # Every write of every front end: to the database, or to the journal while it is down.
+        self.records = DurableRecords(log, conversations or ConversationStore(log.engine), journal)
 
     def answer(self, question: Question) -> Answer:
         started = time.perf_counter()
@@ -72,25 +79,25 @@ class SupportBot:
         return answer
 
     def vote(
-        self, interaction_id: str, user: str, value: VoteValue, source: VoteSource, comment: str = ""
+        self,
+        target: MessageRef | str,
+        user: str,
+        value: VoteValue,
+        source: VoteSource,
+        comment: str = "",
     ) -> VoteOutcome:
-        try:
-            outcome = self.log.vote(interaction_id, user, value, source, comment.strip())
-        except RecordError as error:
-            logger.error("%s", error)
-            outcome = VoteOutcome(VoteStatus.FAILED, interaction_id, value)
-        else:
-            logger.info("vote %s by %s on %s: %s", value, user, interaction_id, outcome.status)
-        metrics.voted(outcome, source)
+        """A vote on an answer: its interaction id, or the (platform, channel, message id)
+        that carries it. NOT_FOUND with no interaction id: not an answer's message."""
+        outcome = self.records.vote(target, user, value, source, comment.strip())
+        logger.info("vote %s by %s on %s: %s", value, user, outcome.interaction_id, outcome.status)
+        if outcome.interaction_id or outcome.status is not VoteStatus.NOT_FOUND:
+            metrics.voted(outcome, source)
         return outcome
 
-    def retract(self, interaction_id: str, user: str, value: VoteValue | None = None) -> VoteOutcome:
-        try:
-            outcome = self.log.retract(interaction_id, user, value)
-        except RecordError as error:
-            logger.error("%s", error)
-            outcome = VoteOutcome(VoteStatus.FAILED, interaction_id, value)
-        metrics.voted(outcome, None)
+    def retract(self, target: MessageRef | str, user: str, value: VoteValue | None = None) -> VoteOutcome:
+        outcome = self.records.retract(target, user, value)
+        if outcome.interaction_id or outcome.status is not VoteStatus.NOT_FOUND:
+            metrics.voted(outcome, None)
         return outcome
 
     # -- the pipeline --------------------------------------------------------------------
@@ -127,9 +134,12 @@ class SupportBot:
         if question.history:
             return question.history[-limit:]
         if self.conversations is not None and question.thread_id:
-            return self.conversations.thread_turns(
-                question.platform.value, question.channel, question.thread_id, limit
-            )
+            try:
+                return self.conversations.thread_turns(
+                    question.platform.value, question.channel, question.thread_id, limit
+                )
+            except SQLAlchemyError as error:  # the database is down: answer without the thread
+                logger.warning("thread %s not read: %s", question.thread_id, error)
         return ()
 
     def _draft(self, question: str, passages: list[Passage]) -> tuple[Draft, str]:
@@ -198,13 +208,26 @@ class SupportBot:
     ) -> bool:
         record = interaction_record(question, text, scope, answer, draft, error)
         try:
-            stored = self.log.record(record)
-        except Exception:  # the answer is computed: a broken log (or spool) must not hide it
+            stored = self.records.record(record)
+        except Exception:  # the answer is computed: a broken log (or journal) must not hide it
             logger.exception("interaction %s not recorded", record.id)
-            stored = False
-        if not stored:
+            stored = Stored.LOST
+        if stored is Stored.LOST:
             metrics.UNRECORDED.inc()
-        return stored
+        return stored is not Stored.LOST
+
+
+VOTE_KEPT = "Thanks for the feedback. The database is busy just now: your vote is kept and counted shortly."
+VOTE_LOST = "Sorry, your feedback could not be saved; please try again."
+
+
+def vote_notice(outcome: VoteOutcome) -> str | None:
+    """What a voter is told when the vote did not simply land (nothing when it did)."""
+    if outcome.status is VoteStatus.JOURNALLED:
+        return VOTE_KEPT
+    if outcome.status is VoteStatus.FAILED:
+        return VOTE_LOST
+    return None
 
 
 def interaction_record(

@@ -32,7 +32,22 @@ VOTES = Counter(
 INGESTED = Counter("supportbot_ingested_documents", "Documents posted for indexing, by outcome", ["status"])
 INGEST_ERRORS = Counter("supportbot_ingest_errors", "Documents that could not be indexed")
 UNRECORDED = Counter(
-    "supportbot_unrecorded_interactions", "Answers the log could not store (spooled or lost)"
+    "supportbot_unrecorded_interactions", "Answers neither the database nor the journal could store"
+)
+# The local journal (bot.journal): writes the database could not take, and their replay.
+JOURNALLED = Counter(
+    "supportbot_journalled_records", "Writes kept in the local journal while the database was down", ["kind"]
+)
+REPLAYED = Counter(
+    "supportbot_replayed_records", "Journal entries written to the database on replay", ["kind"]
+)
+JOURNAL_REJECTED = Counter(
+    "supportbot_journal_rejected_records",
+    "Journal entries the database refused for good (set aside)",
+    ["kind"],
+)
+LOST_RECORDS = Counter(
+    "supportbot_lost_records", "Writes neither the database nor the journal took (disk full)", ["kind"]
 )
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.answering.settings import AnswerSettings
 from bot.errors import ConfigError
+from bot.journal_settings import JournalSettings
 from knowledge.access import AccessPolicy
 from knowledge.connection import WeaviateSettings
 from knowledge.loaders import LoaderSettings
@@ -223,6 +224,7 @@ class FileConfig(BaseModel):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     notices: NoticeSettings = Field(default_factory=NoticeSettings)
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
 
     @model_validator(mode="after")
     def _default_audience_exists(self) -> FileConfig:

@@ -114,7 +114,8 @@ class VoteStatus(StrEnum):
     UNCHANGED = "unchanged"  # the same vote again: nothing to do
     RETRACTED = "retracted"
     NOT_FOUND = "not_found"  # no such answer, or nothing to retract
-    FAILED = "failed"  # the database refused it after retries; the user is told to try again
+    FAILED = "failed"  # neither the database nor the journal took it; the user is told to try again
+    JOURNALLED = "journalled"  # kept in the local journal; written when the database is back
 
 
 @dataclass(frozen=True)

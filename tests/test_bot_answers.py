@@ -58,7 +58,7 @@ def fake() -> Iterator[FakeAnthropic]:
 def log(tmp_path: Path) -> InteractionLog:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'log.db'}")
     migrate(engine)
-    return InteractionLog(engine, spool=tmp_path / "spool.jsonl")
+    return InteractionLog(engine)
 
 
 BotFactory = Callable[..., SupportBot]

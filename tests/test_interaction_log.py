@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.store.database import DatabaseError, alembic_config, create_db_engine, migrate, normalise_url
 from bot.store.interactions import InteractionLog, InteractionRecord, RecordError
 from bot.store.models import Base, Interaction, PromptText, Vote
+from bot.store.retries import RetryPolicy
 from bot.types import VoteSource, VoteStatus, VoteValue
 from knowledge.weaviate_server import free_port
 from tests.conftest import REPO
@@ -133,27 +134,12 @@ def test_the_database_itself_refuses_two_current_votes(engine: Engine) -> None:
             session.flush()
 
 
-def test_an_unreachable_database_spools_answers_and_replay_writes_them(
-    engine: Engine, tmp_path: Path
-) -> None:
-    spool = tmp_path / "spool.jsonl"
-    down = create_db_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2")
-    record = make_record()
-    assert InteractionLog(down, spool=spool, attempts=2, backoff_s=0).record(record) is False
-    assert json.loads(spool.read_text())["id"] == record.id  # kept, not dropped
-    # Without a spool the failure reaches the caller instead of vanishing.
-    with pytest.raises(RecordError):
-        InteractionLog(down, attempts=1).record(make_record())
-    assert InteractionLog(engine, spool=spool).replay_spool() == 1
-    assert not spool.exists()
-    stored = InteractionLog(engine).load(record.id)
-    assert stored is not None and [p.chunk_id for p in stored.passages] == ["chunk-a", "chunk-b"]
-
-
 def test_a_vote_that_cannot_be_written_raises_after_retries(tmp_path: Path) -> None:
     down = create_db_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none?connect_timeout=2")
     with pytest.raises(RecordError, match="vote"):
-        InteractionLog(down, attempts=2, backoff_s=0).vote("x", "U1", VoteValue.UP, VoteSource.BUTTON)
+        InteractionLog(down, RetryPolicy(attempts=2, backoff_s=0)).vote(
+            "x", "U1", VoteValue.UP, VoteSource.BUTTON
+        )
 
 
 def test_database_urls() -> None:
@@ -166,19 +152,6 @@ def test_database_urls() -> None:
     with pytest.raises(DatabaseError) as caught:
         migrate(broken)
     assert "s3cret" not in str(caught.value)  # the password never reaches logs or the terminal
-
-
-def test_a_corrupt_or_stranded_spool_loses_nothing(engine: Engine, tmp_path: Path) -> None:
-    spool = tmp_path / "spool.jsonl"
-    good, stranded = make_record(), make_record()
-    spool.write_text(json.dumps({"id": "broken"}) + "\n" + "{truncated\n" + _as_json(good) + "\n")
-    # A replay file left by a process that died mid-replay (pid 0 is never alive).
-    (tmp_path / "spool.jsonl.0.replay").write_text(_as_json(stranded) + "\n")
-    assert InteractionLog(engine, spool=spool).replay_spool() == 2
-    log = InteractionLog(engine)
-    assert log.load(good.id) is not None and log.load(stranded.id) is not None
-    assert (tmp_path / "spool.jsonl.bad").read_text().splitlines() == ['{"id": "broken"}', "{truncated"]
-    assert sorted(p.name for p in tmp_path.iterdir() if "spool" in p.name) == ["spool.jsonl.bad"]
 
 
 def test_times_come_back_in_utc_on_every_database(engine: Engine) -> None:
@@ -196,21 +169,18 @@ def test_times_come_back_in_utc_on_every_database(engine: Engine) -> None:
     assert datetime.now(UTC) - retracted < timedelta(minutes=5)  # aware arithmetic works
 
 
-def test_constraint_errors_are_not_retried(engine: Engine, tmp_path: Path) -> None:
-    # A row the database will never accept fails at once, and is spooled for a person to see.
-    spool = tmp_path / "spool.jsonl"
+def test_constraint_errors_are_not_retried(engine: Engine) -> None:
+    # A row the database will never accept fails at once (the journal then keeps it aside).
     bad = make_record(platform="x" * 100)  # longer than the column allows (PostgreSQL enforces it)
-    log = InteractionLog(engine, spool=spool, attempts=3, backoff_s=5)
+    log = InteractionLog(engine, RetryPolicy(attempts=3, backoff_s=5, give_up_s=60))
     started = time.monotonic()
-    recorded = log.record(bad)
-    assert time.monotonic() - started < 5  # no backoff sleeps
     if engine.dialect.name == "postgresql":
-        assert recorded is False and json.loads(spool.read_text())["id"] == bad.id
-        # Replaying cannot fix it either: it moves aside instead of looping at every start.
-        assert InteractionLog(engine, spool=spool).replay_spool() == 0
-        assert not spool.exists() and bad.id in (tmp_path / "spool.jsonl.bad").read_text()
+        with pytest.raises(RecordError) as caught:
+            log.record(bad)
+        assert caught.value.transient is False
     else:
-        assert recorded is True  # SQLite does not enforce VARCHAR lengths
+        assert log.record(bad) is True  # SQLite does not enforce VARCHAR lengths
+    assert time.monotonic() - started < 5  # no backoff sleeps
 
 
 def test_concurrent_first_starts_migrate_once(tmp_path: Path) -> None:

@@ -31,12 +31,12 @@ from adapters.slack.render import (
     plain_text,
 )
 from adapters.workers import Workers
-from bot.core import SupportBot
+from bot.core import SupportBot, vote_notice
 from bot.desk import DeskReply, KnowledgeDesk, Post, parse_command
 from bot.handoff import HandoffDesk
 from bot.settings import SlackSettings
 from bot.store.conversations import ConversationStore
-from bot.types import Answer, Platform, Question, VoteSource, VoteStatus, VoteValue
+from bot.types import Answer, Platform, Question, VoteOutcome, VoteSource, VoteValue
 
 logger = logging.getLogger(__name__)
 PLATFORM = Platform.SLACK.value
@@ -92,7 +92,7 @@ class SlackFrontEnd:
         event_id = body.get("event_id")
         if not event_id:
             return True
-        first = await asyncio.to_thread(self.conversations.claim_event, PLATFORM, event_id)
+        first = await asyncio.to_thread(self.bot.records.claim_event, PLATFORM, event_id)
         if not first:
             logger.info("event %s already handled; ignoring the redelivery", event_id)
         return first
@@ -103,7 +103,7 @@ class SlackFrontEnd:
         trigger = command.get("trigger_id")
         if not trigger:
             return True
-        first = await asyncio.to_thread(self.conversations.claim_event, PLATFORM, f"command:{trigger}")
+        first = await asyncio.to_thread(self.bot.records.claim_event, PLATFORM, f"command:{trigger}")
         if not first:
             logger.warning("slash command %s replayed; not answered again", trigger)
         return first
@@ -237,7 +237,7 @@ class SlackFrontEnd:
         if answer.interaction_id and answer.recorded and ts:
             try:
                 await asyncio.to_thread(
-                    self.conversations.attach_message, PLATFORM, channel, ts, answer.interaction_id
+                    self.bot.records.attach_message, PLATFORM, channel, ts, answer.interaction_id
                 )
             except Exception:
                 logger.exception("could not link message %s to answer %s", ts, answer.interaction_id)
@@ -255,34 +255,46 @@ class SlackFrontEnd:
     # -- feedback ------------------------------------------------------------------------
 
     async def on_reaction_added(
-        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
     ) -> None:
-        await self._reaction(event, body, client, retract=False)
+        await self._reaction(event, body, client, context, retract=False)
 
     async def on_reaction_removed(
-        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
     ) -> None:
-        await self._reaction(event, body, client, retract=True)
+        await self._reaction(event, body, client, context, retract=True)
 
     async def _reaction(
-        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, retract: bool
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        context: dict[str, Any],
+        retract: bool,
     ) -> None:
         value, item = vote_of(event.get("reaction", "")), event.get("item", {})
-        if value is None or item.get("type") != "message" or not await self._first_delivery(body):
+        if value is None or item.get("type") != "message":
             return
-        interaction_id = await asyncio.to_thread(
-            self.conversations.interaction_for_message, PLATFORM, item.get("channel", ""), item.get("ts", "")
-        )
-        if interaction_id is None:
-            return  # a reaction on some other message
+        # Only the bot's own messages carry answers: known without the database (down, maybe).
+        author, bot_user = event.get("item_user"), context.get("bot_user_id")
+        if (author and bot_user and author != bot_user) or not await self._first_delivery(body):
+            return
+        channel, user = item.get("channel", ""), event["user"]
+        message = (PLATFORM, channel, item.get("ts", ""))
         if retract:
-            await asyncio.to_thread(self.bot.retract, interaction_id, event["user"], value)
+            outcome = await asyncio.to_thread(self.bot.retract, message, user, value)
         else:
-            outcome = await asyncio.to_thread(
-                self.bot.vote, interaction_id, event["user"], value, VoteSource.REACTION
-            )
+            outcome = await asyncio.to_thread(self.bot.vote, message, user, value, VoteSource.REACTION)
             if self.handoff is not None:
-                await self.handoff.offer(client, outcome, item.get("channel", ""), event["user"])
+                await self.handoff.offer(client, outcome, channel, user)
+        await self._tell_voter(client, outcome, channel, user)
+
+    async def _tell_voter(
+        self, client: AsyncWebClient, outcome: VoteOutcome, channel: str, user: str
+    ) -> None:
+        notice = vote_notice(outcome)
+        if channel and notice:
+            await client.chat_postEphemeral(channel=channel, user=user, text=notice)
 
     async def on_feedback_button(
         self,
@@ -304,7 +316,4 @@ class SlackFrontEnd:
         ).get("channel_id")
         if channel and self.handoff is not None:
             await self.handoff.offer(client, outcome, channel, user)
-        if channel and outcome.status is VoteStatus.FAILED:
-            await client.chat_postEphemeral(
-                channel=channel, user=user, text="Sorry, your feedback could not be saved; please try again."
-            )
+        await self._tell_voter(client, outcome, channel or "", user)

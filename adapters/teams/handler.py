@@ -42,7 +42,7 @@ from adapters.teams.activities import (
 from adapters.teams.cards import answer_activity, plain_activity, reply_activity
 from adapters.teams.handoff import TeamsHandoff, offer_activity, requested
 from adapters.workers import Workers
-from bot.core import SupportBot
+from bot.core import SupportBot, vote_notice
 from bot.desk import Command, DeskReply, KnowledgeDesk, Post, PostedFile, parse_command
 from bot.handoff import HandoffDesk
 from bot.settings import TeamsSettings
@@ -101,7 +101,7 @@ class TeamsFrontEnd(ActivityHandler):
         key = event_key(activity)
         if key is None:
             return True
-        first = await asyncio.to_thread(self.conversations.claim_event, PLATFORM, key)
+        first = await asyncio.to_thread(self.bot.records.claim_event, PLATFORM, key)
         if not first:
             logger.info("activity %s already handled; ignoring the redelivery", activity.id)
         return first
@@ -240,7 +240,7 @@ class TeamsFrontEnd(ActivityHandler):
         if answer.interaction_id and answer.recorded and message_id:
             try:
                 await asyncio.to_thread(
-                    self.conversations.attach_message,
+                    self.bot.records.attach_message,
                     PLATFORM,
                     place.conversation,
                     message_id,
@@ -304,27 +304,28 @@ class TeamsFrontEnd(ActivityHandler):
         votes = [v for v in (reaction_vote(r.type, self.settings) for r in reactions) if v is not None]
         if not votes or not activity.reply_to_id or not await self._first_delivery(activity):
             return
-        interaction_id = await self._interaction_of(activity)
         users = user_ids(activity)
-        if interaction_id is None or not users:
-            return  # a reaction on some other message
+        if not users:
+            return
+        message = self._message_of(activity)
         for value in votes:
             if retract:
-                await asyncio.to_thread(self.bot.retract, interaction_id, users[0], value)
+                outcome = await asyncio.to_thread(self.bot.retract, message, users[0], value)
             else:
                 outcome = await asyncio.to_thread(
-                    self.bot.vote, interaction_id, users[0], value, VoteSource.REACTION
+                    self.bot.vote, message, users[0], value, VoteSource.REACTION
                 )
                 self._offer_person(activity, outcome)
+            self._tell_voter(activity, outcome)
 
-    async def _interaction_of(self, activity: Activity) -> str | None:
-        place = where(activity, self.settings)
-        return await asyncio.to_thread(
-            self.conversations.interaction_for_message,
-            PLATFORM,
-            place.conversation,
-            activity.reply_to_id or "",
-        )
+    def _message_of(self, activity: Activity) -> tuple[str, str, str]:
+        return (PLATFORM, where(activity, self.settings).conversation, activity.reply_to_id or "")
+
+    def _tell_voter(self, activity: Activity, outcome: VoteOutcome) -> None:
+        notice = vote_notice(outcome)
+        if notice:
+            reference = TurnContext.get_conversation_reference(activity)
+            self._later(reference, self._notice(plain_activity(notice)))
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
@@ -334,35 +335,29 @@ class TeamsFrontEnd(ActivityHandler):
         # Teams wants a 200 for every feedback submission (a redelivered one included), or
         # the user sees an error: a failure here is logged and told, never a 5xx.
         try:
-            saved = await self._record_feedback(activity, feedback)
+            outcome = await self._record_feedback(activity, feedback)
         except Exception:
             logger.exception("recording Teams feedback failed")
-            saved = False
-        if not saved:
-            self._later(
-                TurnContext.get_conversation_reference(activity),
-                self._notice(plain_activity("Sorry, your feedback could not be saved; please try again.")),
-            )
+            outcome = VoteOutcome(VoteStatus.FAILED, "", feedback.value)
+        if outcome is not None:
+            self._tell_voter(activity, outcome)
         return InvokeResponse(status=int(HTTPStatus.OK))
 
-    async def _record_feedback(self, activity: Activity, feedback: Feedback) -> bool:
-        """False only when the vote could not be stored; a redelivery or a stray message is fine."""
-        if not await self._first_delivery(activity):
-            return True
-        interaction_id = await self._interaction_of(activity)
+    async def _record_feedback(self, activity: Activity, feedback: Feedback) -> VoteOutcome | None:
+        """None for a redelivery or a stray message."""
         users = user_ids(activity)
-        if interaction_id is None or not users:
-            return True
+        if not await self._first_delivery(activity) or not users:
+            return None
         outcome = await asyncio.to_thread(
             self.bot.vote,
-            interaction_id,
+            self._message_of(activity),
             users[0],
             feedback.value,
             VoteSource.FEEDBACK_LOOP,
             feedback.comment,
         )
         self._offer_person(activity, outcome)
-        return outcome.status is not VoteStatus.FAILED
+        return outcome
 
     def _offer_person(self, activity: Activity, outcome: VoteOutcome) -> None:
         """A fresh thumbs-down gets the "Ask a person" button on its own, in the thread."""

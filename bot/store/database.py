@@ -82,7 +82,9 @@ def create_db_engine(url: str) -> Engine:
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        # libpq waits for ever on a host that does not answer: an outage must fail, and be journalled.
+        connect = {} if "connect_timeout" in parsed.query else {"connect_timeout": 5}
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect)
     except ArgumentError as error:
         raise DatabaseError(f"DATABASE_URL is not a database URL: {error}") from None
     except (ValueError, ImportError, NoSuchModuleError, OSError) as error:

@@ -86,30 +86,30 @@ class PostgresServer:
                 "--no-sync",
             )
             self.port = _free_port()
-            # Durability is pointless for a throwaway server and costs seconds per test run.
-            options = (
-                f"-p {self.port} -k {self._root} -c listen_addresses={self.host}"
-                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            # -l: without a log file the postmaster would inherit (and hold open) our pipes.
-            self._run(
-                "pg_ctl",
-                "-D",
-                str(self._data),
-                "-l",
-                str(self._log),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "30",
-                "start",
-            )
+            self._start_postmaster()
         except BaseException:
             with contextlib.suppress(Exception):
                 self.stop()  # pg_ctl -w may give up on a server that did start
             self._cleanup()
             raise
+
+    def _start_postmaster(self) -> None:
+        # Durability is pointless for a throwaway server and costs seconds per test run.
+        options = (
+            f"-p {self.port} -k {self._root} -c listen_addresses={self.host}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        # -l: without a log file the postmaster would inherit (and hold open) our pipes.
+        self._run(
+            "pg_ctl", "-D", str(self._data), "-l", str(self._log), "-o", options, "-w", "-t", "30", "start"
+        )
+
+    def halt(self) -> None:
+        """Stop the server but keep its data and port: a database outage, until `resume()`."""
+        self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        self._start_postmaster()
 
     def stop(self) -> None:
         if self._root is None:

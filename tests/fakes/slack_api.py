@@ -77,6 +77,7 @@ class FakeSlack:
         self._users: dict[str, JSON] = {}
         self._channels: dict[str, JSON] = {}
         self._reactions: set[tuple[str, str, str]] = set()
+        self._posted: list[tuple[str, str, str]] = []  # channel, thread_ts, ts of chat.postMessage
         self._pending_uploads: dict[str, JSON] = {}  # file id -> filename, length, bytes once POSTed
         self._uploads: list[Upload] = []
         self._ts = itertools.count(1)
@@ -108,6 +109,11 @@ class FakeSlack:
     def uploads(self) -> list[Upload]:
         with self._cond:
             return list(self._uploads)
+
+    def posted_ts(self, channel: str, thread_ts: str) -> list[str]:
+        """The ts of the messages posted in a thread (a reaction names the message by it)."""
+        with self._cond:
+            return [ts for c, thread, ts in self._posted if (c, thread) == (channel, thread_ts)]
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
@@ -235,6 +241,9 @@ class FakeSlack:
                 message |= {"bot_id": self.bot_id, "app_id": "A0TEST", "team": self.team_id, "ts": ts}
                 message |= {k: p[k] for k in ("thread_ts", "blocks", "attachments", "metadata") if k in p}
                 answer |= {"channel": p["channel"], "ts": ts, "message": message}
+                if call.method == "chat.postMessage":
+                    with self._cond:
+                        self._posted.append((p["channel"], str(p.get("thread_ts", "")), ts))
                 answer |= {"text": message["text"]} if call.method == "chat.update" else {}
             case "chat.postEphemeral":
                 answer["message_ts"] = self._next_ts()

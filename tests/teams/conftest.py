@@ -20,6 +20,7 @@ from bot.answering.followups import HeuristicRewriter
 from bot.core import AnswerSettings, SupportBot
 from bot.desk import KnowledgeDesk
 from bot.handoff import HandoffDesk
+from bot.journal import Journal
 from bot.settings import HandoffSettings, IngestPolicy, TeamsCredentials, TeamsSettings, load_file_config
 from bot.store.conversations import ConversationStore
 from bot.store.interactions import InteractionLog
@@ -140,6 +141,7 @@ def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Ite
         own_engine: bool = False,
         typing_interval_s: float = 0.5,
         handoff: HandoffSettings | None = None,
+        journal: Journal | None = None,
         **creds: Any,
     ) -> TeamsServer:
         db = engine
@@ -156,6 +158,7 @@ def start(kb: WeaviateKnowledgeBase, identity: FakeIdentity, engine: Any) -> Ite
             InteractionLog(db),
             settings,
             conversations,
+            journal=journal,
         )
         policy = IngestPolicy(channels=[INGEST], posters=[POSTER_AAD], default_audience=["everyone"])
         desk = KnowledgeDesk(knowledge or kb, policy, LoaderSettings(max_file_mb=1))

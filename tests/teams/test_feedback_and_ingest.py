@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,11 @@ from docx import Document
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core import VOTE_KEPT
+from bot.journal import Journal
+from bot.journal_records import DurableRecords
+from bot.store.conversations import ConversationStore
+from bot.store.interactions import InteractionLog
 from bot.store.models import Vote
 from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.teams_payloads import (
@@ -259,3 +266,33 @@ def test_replies_in_an_ingest_thread_are_questions_and_channel_files_are_explain
     reply = card_text(answers(connector, 3)[2].body)
     assert "Could not index leave.pdf" in reply and "1:1 chat" in reply
     assert connector.calls_to("download") == []
+
+
+def test_feedback_while_the_database_is_locked_is_kept_and_the_voter_told(
+    start: ServerFactory, connector: FakeConnector, engine: Any, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the lock is SQLite's; tests/test_serve_database_outage.py stops PostgreSQL")
+    journal = Journal(tmp_path / "journal")
+    server = start(journal=journal)
+    answer_id, thread = answered(server, connector, engine)
+    holder = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock past every retry
+        like = feedback_invoke(
+            "like",
+            reply_to_id=answer_id,
+            service_url=connector.service_url,
+            scope="channel",
+            conversation_id=thread,
+        )
+        assert server.send(like)[0] == 200
+        told = connector.wait_for("replies", count=2, timeout=120)[1]
+        assert VOTE_KEPT in json.dumps(told.body)
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    assert count(engine, Vote) == 0 and journal.has_pending()
+    written = DurableRecords(InteractionLog(engine), ConversationStore(engine), journal).replay()
+    assert written == 2  # the feedback's claim, then the vote
+    assert current_votes(engine) == [(USER_AAD_ID, "up", "feedback_loop")]
