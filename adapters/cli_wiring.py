@@ -117,7 +117,6 @@ def open_knowledge_base(settings: Settings) -> Iterator[WeaviateKnowledgeBase]:
 def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportBot]:
     """Wire the bot core: database (migrated, spool replayed), answerer, rewriter."""
     from bot.answering.base import Answerer, QuestionRewriter
-    from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client
     from bot.answering.extractive import ExtractiveAnswerer
     from bot.answering.followups import HeuristicRewriter
     from bot.core import SupportBot
@@ -134,6 +133,9 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
         answerer: Answerer = extractive
         rewriter: QuestionRewriter = heuristic
         if settings.anthropic_api_key is not None:
+            # The Anthropic SDK takes about a second to import: only when Claude answers.
+            from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client
+
             client = make_client(
                 settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url, answers.claude
             )
