@@ -107,7 +107,7 @@ def open_database(settings: Settings) -> Iterator[Engine]:
 @contextmanager
 def open_knowledge_base(settings: Settings) -> Iterator[WeaviateKnowledgeBase]:
     """Weaviate, the collection and the embedding model: the slow start."""
-    from knowledge.service import open_knowledge
+    from knowledge.startup import open_knowledge  # starts Weaviate before LlamaIndex loads
 
     with open_knowledge(settings.knowledge, settings.file.access, settings.data_dir) as kb:
         yield kb
