@@ -35,9 +35,10 @@ def _porter_stemmer() -> PorterStemmer:
     """nltk's Porter stemmer, without running nltk's package `__init__`.
 
     That `__init__` imports most of nltk and scipy.stats (over a second on 2 cores) though the
-    stemmer needs three small modules. Empty stand-ins for the packages `nltk` and `nltk.stem`
-    let those modules load alone; the stand-ins are removed at once, so a later `import nltk`
-    runs the real `__init__`, which picks up the same, already loaded, stemmer module.
+    stemmer needs four small modules. Empty stand-ins for the packages `nltk` and `nltk.stem`
+    let those modules load alone; then the stand-ins and those modules are taken out of
+    `sys.modules` again, so a later `import nltk` (LlamaIndex's sentence splitter) loads the
+    real, whole package as if this had not happened.
     """
     if "nltk" in sys.modules:  # the real package is already loaded
         from nltk.stem.porter import PorterStemmer
@@ -47,15 +48,14 @@ def _porter_stemmer() -> PorterStemmer:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("nltk is not installed", name="nltk")
     roots = list(spec.submodule_search_locations)
-    stand_ins = {"nltk": roots, "nltk.stem": [f"{root}/stem" for root in roots]}
-    for name, path in stand_ins.items():
+    for name, path in {"nltk": roots, "nltk.stem": [f"{root}/stem" for root in roots]}.items():
         package = types.ModuleType(name)
         package.__path__ = path
         sys.modules[name] = package
     try:
         porter = importlib.import_module("nltk.stem.porter")
     finally:
-        for name in stand_ins:
+        for name in [m for m in sys.modules if m == "nltk" or m.startswith("nltk.")]:
             del sys.modules[name]
     stemmer: PorterStemmer = porter.PorterStemmer()
     return stemmer
