@@ -107,7 +107,7 @@ def open_database(settings: Settings) -> Iterator[Engine]:
 @contextmanager
 def open_knowledge_base(settings: Settings) -> Iterator[WeaviateKnowledgeBase]:
     """Weaviate, the collection and the embedding model: the slow start."""
-    from knowledge.service import open_knowledge
+    from knowledge.startup import open_knowledge  # starts Weaviate before LlamaIndex loads
 
     with open_knowledge(settings.knowledge, settings.file.access, settings.data_dir) as kb:
         yield kb
@@ -117,7 +117,6 @@ def open_knowledge_base(settings: Settings) -> Iterator[WeaviateKnowledgeBase]:
 def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportBot]:
     """Wire the bot core: database (migrated, journal replayed), answerer, rewriter."""
     from bot.answering.base import Answerer, QuestionRewriter
-    from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client
     from bot.answering.extractive import ExtractiveAnswerer
     from bot.answering.followups import HeuristicRewriter
     from bot.core import SupportBot
@@ -137,6 +136,9 @@ def open_bot(settings: Settings, kb: WeaviateKnowledgeBase) -> Iterator[SupportB
         answerer: Answerer = extractive
         rewriter: QuestionRewriter = heuristic
         if settings.anthropic_api_key is not None:
+            # The Anthropic SDK takes about a second to import: only when Claude answers.
+            from bot.answering.claude import ClaudeAnswerer, ClaudeRewriter, make_client
+
             client = make_client(
                 settings.anthropic_api_key.get_secret_value(), settings.anthropic_base_url, answers.claude
             )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from llama_index.core import VectorStoreIndex
@@ -41,7 +44,8 @@ class Retriever:
     def __init__(
         self, store: ScopedWeaviateVectorStore, embed_model: BaseEmbedding, settings: RetrievalSettings
     ) -> None:
-        self._index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+        with _langchain_bridge_skipped():
+            self._index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
         self.settings = settings
 
     def retrieve(
@@ -76,6 +80,26 @@ class Retriever:
         """The second stage over what the store returned."""
         floor = self.settings.score_floor
         return [] if floor is None else [SimilarityPostprocessor(similarity_cutoff=floor)]
+
+
+_LANGCHAIN_BRIDGE = "llama_index.core.bridge.langchain"
+
+
+@contextmanager
+def _langchain_bridge_skipped() -> Iterator[None]:
+    """Building an index, LlamaIndex imports LangChain (when installed, as RAGAS installs it)
+    only to ask whether the embedding model is a LangChain one: about a second of start-up.
+    Ours is a LlamaIndex model, so the import is refused for that moment (a None entry in
+    sys.modules makes it raise ImportError, which LlamaIndex takes as "no LangChain")."""
+    if _LANGCHAIN_BRIDGE in sys.modules:
+        yield
+        return
+    sys.modules[_LANGCHAIN_BRIDGE] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get(_LANGCHAIN_BRIDGE, ...) is None:
+            del sys.modules[_LANGCHAIN_BRIDGE]
 
 
 def _checked(question: str) -> str:

@@ -1,7 +1,8 @@
 """The knowledge base as the rest of the bot sees it, and how to open one.
 
-`open_knowledge` connects to Weaviate (embedded server or `WEAVIATE_URL`), opens the
-versioned collection and loads the embedding model. What only reads or deletes from the
+`open_knowledge` (knowledge/startup.py, importable from here too) connects to Weaviate
+(embedded server or `WEAVIATE_URL`), opens the versioned collection and loads the embedding
+model, the first two in a thread while the model loads. What only reads or deletes from the
 catalogue (`docs list`, `docs forget`, the export's current versions) opens it through
 `knowledge.catalog.open_catalog`, which loads neither the model nor LlamaIndex.
 """
@@ -9,8 +10,7 @@ catalogue (`docs list`, `docs forget`, the export's current versions) opens it t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -20,14 +20,15 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from knowledge.access import AccessPolicy
 from knowledge.catalog import Catalog
 from knowledge.chunking import Chunker
-from knowledge.connection import collection_handles, connect
-from knowledge.embeddings import embedding_window, load_embedding_model
+from knowledge.connection import collection_handles
+from knowledge.embeddings import embedding_window
 from knowledge.ingest import Ingestor, Progress
 from knowledge.loaders import DocumentDefaults, DocumentError, iter_files, load_file
 from knowledge.query_engine import Answered, AnswerFn
 from knowledge.retrieval import Retriever
-from knowledge.schema import TEXT_KEY, open_collection, schema_stamp
+from knowledge.schema import TEXT_KEY, schema_stamp  # noqa: F401 (schema_stamp: callers import it from here)
 from knowledge.settings import KnowledgeSettings
+from knowledge.startup import open_knowledge  # noqa: F401 (its home before knowledge/startup.py)
 from knowledge.store import ScopedWeaviateVectorStore
 from knowledge.types import AccessScope, DocumentInfo, IngestResult, IngestStatus, Passage, SourceDocument
 
@@ -131,15 +132,3 @@ class WeaviateKnowledgeBase:
     def forget(self, doc_id: str) -> int:
         """Remove every chunk of `doc_id`; returns how many were removed (0: unknown id)."""
         return self.catalog.delete(doc_id)
-
-
-@contextmanager
-def open_knowledge(
-    settings: KnowledgeSettings, access: AccessPolicy, data_dir: Path
-) -> Iterator[WeaviateKnowledgeBase]:
-    embed_model = load_embedding_model(settings.embedding)
-    with connect(settings.weaviate, data_dir) as client:
-        name = open_collection(
-            client, settings.weaviate.collection, schema_stamp(settings), settings.weaviate.replication_factor
-        )
-        yield WeaviateKnowledgeBase(client, name, embed_model, access, settings)

@@ -1,5 +1,7 @@
 """The everyday commands load only what they use (issue 18): `--help`, an argument error and
-`docs list` import none of LlamaIndex, nltk, the Anthropic SDK, RAGAS or the embedding model.
+`docs list` import none of LlamaIndex, nltk, the Anthropic SDK, RAGAS or the embedding model;
+`ask` without a Claude key loads neither the Anthropic SDK, LangChain, scipy nor matplotlib,
+and of nltk only its Porter stemmer; `serve` starts without matplotlib.
 
 Each command runs as a user runs it (`app.py` as `__main__` in a fresh interpreter); an
 exit hook writes the top-level packages that were imported, whatever way the command ended.
@@ -24,7 +26,7 @@ NOT_FOR_ARGUMENTS = HEAVY | {"weaviate", "sqlalchemy", "alembic"}
 _RUN_APP = """
 import atexit, json, runpy, sys
 out, argv = sys.argv[1], sys.argv[2:]
-atexit.register(lambda: open(out, "w").write(json.dumps(sorted({m.split(".")[0] for m in sys.modules}))))
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
 sys.argv = ["app.py", *argv]
 runpy.run_path("app.py", run_name="__main__")
 """
@@ -34,6 +36,14 @@ def run_app(
     args: list[str], env: dict[str, str] | None, tmp_path: Path
 ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run `app.py ARGS`; the result and the top-level packages it imported."""
+    done, modules = run_app_modules(args, env, tmp_path)
+    return done, {m.split(".")[0] for m in modules}
+
+
+def run_app_modules(
+    args: list[str], env: dict[str, str] | None, tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `app.py ARGS`; the result and every module it imported."""
     modules = tmp_path / "modules.json"
     done = subprocess.run(
         [sys.executable, "-c", _RUN_APP, str(modules), *args],
@@ -44,6 +54,15 @@ def run_app(
         timeout=300,
     )
     return done, set(json.loads(modules.read_text()))
+
+
+def imported_by(code: str) -> set[str]:
+    """Every module a fresh interpreter has imported after running `code`."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300, check=True
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
 
 
 def test_help_loads_no_heavy_library(tmp_path: Path) -> None:
@@ -91,3 +110,44 @@ def test_docs_list_still_refuses_a_collection_built_by_another_model(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "embed=someone/other-model" in done.stderr and "python app.py reindex" in done.stderr
     assert not imported & HEAVY, sorted(imported & HEAVY)
+
+
+# What `ask` answering with the extractive answerer never needs: Claude's SDK, LangChain (which
+# LlamaIndex imports when installed, only to ask whether the model is a LangChain one),
+# scipy (nltk's package __init__ pulls it in) and the digest's charts.
+NOT_FOR_ASK = {"anthropic", "langchain", "langchain_core", "langsmith", "scipy", "matplotlib"}
+
+
+@pytest.mark.weaviate
+def test_ask_loads_only_what_answering_uses(samples_env: dict[str, str], tmp_path: Path) -> None:
+    question = "How long must my password be?"
+    done, modules = run_app_modules(
+        ["--config", samples_env["CFG"], "ask", "--channel", "C0CONSOLE", question], samples_env, tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "14 characters" in done.stdout  # it did answer, stemming the question's words
+    top_level = {m.split(".")[0] for m in modules}
+    assert {"llama_index", "fastembed", "weaviate"} <= top_level
+    assert not top_level & NOT_FOR_ASK, sorted(top_level & NOT_FOR_ASK)
+    assert "bot.answering.terms" in modules  # the stemmer was loaded, leaving no nltk module behind
+    assert not {m for m in modules if m.split(".")[0] == "nltk"}
+
+
+def test_the_stemmer_is_nltks_porter_and_nltk_still_imports_whole() -> None:
+    words = "passwords expiring generously relational conditional hopefulness agreed ponies"
+    modules = imported_by(
+        "from bot.answering import terms\n"
+        f"ours = terms.content_terms({words!r})\n"
+        "import nltk\n"
+        "porter = nltk.stem.porter.PorterStemmer()  # the real package, submodules bound as usual\n"
+        f"assert ours == [porter.stem(w) for w in {words!r}.split()], ours\n"
+        "assert ours[:3] == ['password', 'expir', 'gener'], ours\n"
+        "assert nltk.word_tokenize and nltk.stem.SnowballStemmer"
+    )
+    assert "nltk.collocations" in modules  # nltk's own __init__ ran when nltk was imported
+
+
+def test_serve_starts_without_the_digest_charts() -> None:
+    modules = imported_by("import adapters.serve")
+    assert "adapters.digests" in modules
+    assert not {m for m in modules if m.split(".")[0] == "matplotlib"}

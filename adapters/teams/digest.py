@@ -25,7 +25,6 @@ from botbuilder.schema import Activity, ActivityTypes, ConversationParameters
 from adapters.teams.activities import conversation_base
 from adapters.teams.cards import card, paragraph, run
 from eval.digest.build import Digest
-from eval.digest.charts import render_charts
 from eval.digest.facts import headline_facts
 
 logger = logging.getLogger(__name__)
@@ -162,6 +161,8 @@ def sent_size(activity: Activity) -> int:
 
 def digest_activity(digest: Digest) -> Activity:
     """The digest card at the most detail that fits in a Teams message."""
+    from eval.digest.charts import render_charts  # matplotlib: when a digest is posted, not at start
+
     small = render_charts(digest.numbers, digest.files.folder / "teams", dpi=55, names=("questions",))
     chart = small[0].path if small else None
     for detail in DETAILS:

@@ -7,14 +7,16 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from eval.digest.charts import Chart, render_charts
 from eval.digest.facts import headline_facts
 from eval.digest.numbers import EVERY_CHANNEL, WeekNumbers
 from eval.digest.quality import Quality
+
+if TYPE_CHECKING:  # matplotlib (charts) loads when a digest is written, not when serve starts
+    from eval.digest.charts import Chart
 
 _TEMPLATES = Environment(
     loader=PackageLoader("eval.digest", "templates"),
@@ -36,6 +38,8 @@ class DigestFiles:
 def write_digest(
     numbers: WeekNumbers, folder: Path, title: str, quality: Quality | None, stale_after_days: int
 ) -> DigestFiles:
+    from eval.digest.charts import render_charts
+
     charts = render_charts(numbers, folder)
     week = numbers.week
     last_day = week.days()[-1]
