@@ -15,6 +15,7 @@ without breaking a pool, and a crash is seen as the exit status of that job alon
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import pickle
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 _ROOT = Path(__file__).resolve().parent.parent  # the child imports `knowledge` from here
 _STOP_GRACE = 30.0  # seconds a stopped child has to finish the batch it is embedding
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 _NICENESS = 10  # below serve's priority: the kernel runs acknowledgements and /health first
 
 
@@ -99,7 +101,8 @@ def load_items(
                 doc.source = item.source
                 docs.append(doc)
         except DocumentError as error:
-            source = item.source if isinstance(item, PostedText) else item.source or item.path.name
+            # A file that cannot be read is named as posted: the poster knows it by that name.
+            source = item.source if isinstance(item, PostedText) else item.path.name
             failed.append(IngestResult(source, IngestStatus.FAILED, error=error.reason))
     return docs, failed
 
@@ -127,6 +130,7 @@ class _ChildJob:
     access: AccessPolicy
     data_dir: Path
     log_level: int
+    parent: int = field(default_factory=os.getpid)
 
 
 class ProcessIngest:
@@ -251,10 +255,11 @@ def _child_main() -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     os.nice(_NICENESS)
     started = time.monotonic()
+    progress = _StopBetweenBatches()
     request = pickle.load(sys.stdin.buffer)  # noqa: S301 (sent by the serve that started us)
     assert isinstance(request, _ChildJob)
     logging.basicConfig(level=request.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    progress = _StopBetweenBatches()
+    _stop_with_parent(request.parent)
     try:
         outcome = JobOutcome(_ingest(request, progress))
     except _Stopped:
@@ -268,6 +273,16 @@ def _child_main() -> int:
     with out:
         pickle.dump(outcome, out)
     return 0
+
+
+def _stop_with_parent(parent: int) -> None:
+    """A serve killed outright cannot stop its job: Linux sends the child SIGTERM for it."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the job runs to its end
+        return
+    if os.getppid() != parent:  # gone before the request was read
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _ingest(request: _ChildJob, progress: _StopBetweenBatches) -> list[IngestResult]:
