@@ -83,6 +83,7 @@ bench: setup postgres
 	$(PY) -m bench.ingest_cost_bench
 	$(PY) -m bench.export_bench
 	$(PY) -m bench.replicas_bench
+	$(PY) -m bench.outage_bench
 	$(PY) -m bench.cluster_bench
 	$(PY) -m bench.startup_bench
 

@@ -1,6 +1,9 @@
 """The one aiohttp server the chat platforms talk to: Slack at /slack/events, Teams at
 /api/messages, plus /health for load balancers and container probes and /metrics for
-Prometheus (counts and timings only: no question text, channel or user appears there)."""
+Prometheus (counts and timings only: no question text, channel or user appears there).
+
+/health is 200 while every dependency's last check passed, 503 naming each failing one
+otherwise (adapters/health.py keeps the checks running in the background)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 if TYPE_CHECKING:
+    from adapters.health import HealthMonitor
     from adapters.teams import TeamsEndpoint
 
 
@@ -34,11 +38,28 @@ async def malformed_slack_request(request: web.Request) -> web.Response | None:
     return None
 
 
-def build_web_app(slack: AsyncApp | None, teams: TeamsEndpoint | None = None) -> web.Application:
+def build_web_app(
+    slack: AsyncApp | None, teams: TeamsEndpoint | None = None, monitor: HealthMonitor | None = None
+) -> web.Application:
     app = web.Application(client_max_size=2 * 1024 * 1024)
 
     async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "slack": slack is not None, "teams": teams is not None})
+        body: dict[str, object] = {"status": "ok", "slack": slack is not None, "teams": teams is not None}
+        failing = monitor.failing() if monitor is not None else {}
+        if failing:
+            return web.json_response({**body, "status": "failing", "failing": failing}, status=503)
+        return web.json_response(body)
+
+    if monitor is not None:
+
+        async def start_checks(_: web.Application) -> None:
+            await monitor.start()
+
+        async def stop_checks(_: web.Application) -> None:
+            await monitor.stop()
+
+        app.on_startup.append(start_checks)
+        app.on_cleanup.append(stop_checks)
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

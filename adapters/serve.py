@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from adapters import terminal
 from adapters.digest_schedule import DigestSchedule
 from adapters.digests import DigestKnowledge, make_publisher, ragas_quality, teams_poster
+from adapters.health import HealthMonitor, serve_dependencies
 from adapters.http_server import build_web_app
 from adapters.notices import ChangeFollowUp
 from adapters.slack import build_slack_app, socket_mode_handler
@@ -26,6 +27,7 @@ from bot.desk import KnowledgeAdmin, KnowledgeDesk
 from bot.handoff import HandoffDesk
 from bot.settings import ConfigError, Settings
 from knowledge.ingest_process import ProcessIngest
+from knowledge.weaviate_supervisor import Reconnectable, start_supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def check_serve_settings(settings: Settings) -> None:
         )
 
 
-class ServedKnowledge(KnowledgeAdmin, DigestKnowledge, Protocol):
+class ServedKnowledge(KnowledgeAdmin, DigestKnowledge, Reconnectable, Protocol):
     pass
 
 
@@ -100,10 +102,13 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
         follow_up = ChangeFollowUp(
             bot, kb.list_documents, settings.file.notices, slack.client if slack else None, teams_notices
         )
+    supervisor = start_supervisor(kb, settings.knowledge.weaviate, settings.data_dir)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    checks = serve_dependencies(supervisor.down_reason, bot.log.engine, token, settings.slack_api_url)
     try:
         return asyncio.run(
             _serve(
-                build_web_app(slack, teams),
+                build_web_app(slack, teams, HealthMonitor(checks)),
                 host,
                 port,
                 slack,
@@ -114,6 +119,7 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
             )
         )
     finally:
+        supervisor.stop()
         workers.shutdown()
 
 

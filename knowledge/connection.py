@@ -24,7 +24,7 @@ from weaviate.collections import Collection
 from weaviate.exceptions import WeaviateBaseError
 
 from knowledge.weaviate_lifetime import DEFAULT_IDLE_TIMEOUT, shared_server
-from knowledge.weaviate_server import WEAVIATE_VERSION, WeaviateStartError, default_binary_path
+from knowledge.weaviate_server import WEAVIATE_VERSION, Endpoint, WeaviateStartError, default_binary_path
 
 logger = logging.getLogger(__name__)
 
@@ -159,12 +159,12 @@ def collection_handles(
 _TIMEOUTS = AdditionalConfig(timeout=Timeout(init=10, query=30, insert=120))
 
 
-def _not_ready(url: str) -> str | None:
+def not_ready(url: str, timeout: float = _PROBE_TIMEOUT) -> str | None:
     """Why the node at `url` cannot serve (None: it is ready). The ready probe needs no key."""
     probe = url.rstrip("/") + "/v1/.well-known/ready"
     try:
         # trust_env=False as weaviate-client's own default: no proxy from the environment
-        response = httpx.get(probe, timeout=_PROBE_TIMEOUT, trust_env=False)
+        response = httpx.get(probe, timeout=timeout, trust_env=False)
     except httpx.HTTPError as err:
         return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
     if response.status_code != 200:
@@ -189,11 +189,11 @@ def _connect_one(settings: WeaviateSettings, url: str, grpc_url: str | None) -> 
     )
 
 
-def _connect_external(settings: WeaviateSettings) -> weaviate.WeaviateClient:
-    """A client on the first node (in WEAVIATE_URL's order) that is ready."""
+def connect_external(settings: WeaviateSettings) -> tuple[weaviate.WeaviateClient, str]:
+    """A client on the first node (in WEAVIATE_URL's order) that is ready, and that node's URL."""
     failed: list[str] = []
     for url, grpc_url in settings.endpoints():
-        reason = _not_ready(url)
+        reason = not_ready(url)
         if reason is None:
             try:
                 client = _connect_one(settings, url, grpc_url)
@@ -202,15 +202,26 @@ def _connect_external(settings: WeaviateSettings) -> weaviate.WeaviateClient:
             else:
                 if failed:
                     logger.warning("connected to Weaviate at %s; not ready: %s", url, "; ".join(failed))
-                return client
+                return client, url
         failed.append(f"{url} ({reason})")
     raise WeaviateConnectError(f"no Weaviate server is ready; tried {len(failed)}: " + "; ".join(failed))
+
+
+def local_client(endpoint: Endpoint) -> weaviate.WeaviateClient:
+    """A client of the embedded server at `endpoint`."""
+    return weaviate.connect_to_local(
+        host=endpoint.host,
+        port=endpoint.http_port,
+        grpc_port=endpoint.grpc_port,
+        additional_config=_TIMEOUTS,
+        skip_init_checks=True,
+    )
 
 
 @contextmanager
 def connect(settings: WeaviateSettings, data_dir: Path) -> Iterator[weaviate.WeaviateClient]:
     if settings.urls():
-        client = _connect_external(settings)
+        client, _ = connect_external(settings)
         try:
             yield client
         finally:
@@ -225,13 +236,7 @@ def connect(settings: WeaviateSettings, data_dir: Path) -> Iterator[weaviate.Wea
         settings.startup_timeout,
         settings.idle_timeout,
     ) as endpoint:
-        client = weaviate.connect_to_local(
-            host=endpoint.host,
-            port=endpoint.http_port,
-            grpc_port=endpoint.grpc_port,
-            additional_config=_TIMEOUTS,
-            skip_init_checks=True,
-        )
+        client = local_client(endpoint)
         try:
             yield client
         finally:

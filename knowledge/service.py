@@ -66,23 +66,28 @@ class WeaviateKnowledgeBase:
         self.access = access
         self.settings = settings
         self.collection_name = collection_name
-        self.client = client
         self.embed_model = embed_model
+        self.reconnect(client)
+
+    def reconnect(self, client: weaviate.WeaviateClient) -> None:
+        """Read and write through `client` from now on (serve's supervisor hands over a new one
+        after a restart); a search already under way finishes, or fails, on the old one."""
+        self.client = client
         # The one place the consistency levels are applied: every read and write below goes
         # through these two handles (the store's LlamaIndex paths and the catalogue alike).
-        handles = collection_handles(client, collection_name, settings.weaviate)
+        handles = collection_handles(client, self.collection_name, self.settings.weaviate)
         store = ScopedWeaviateVectorStore(
             weaviate_client=client,
-            index_name=collection_name,
+            index_name=self.collection_name,
             text_key=TEXT_KEY,
             url=None,
             collections=handles,
         )
         self.catalog = Catalog(handles)
-        self._retriever = Retriever(store, embed_model, settings.retrieval)
+        self._retriever = Retriever(store, self.embed_model, self.settings.retrieval)
         # Chunks sized in the model's own word pieces, so no chunk's tail goes unembedded.
-        chunker = Chunker(settings.chunking, embedding_window(embed_model))
-        self._ingestor = Ingestor(store, self.catalog, embed_model, chunker, access)
+        chunker = Chunker(self.settings.chunking, embedding_window(self.embed_model))
+        self._ingestor = Ingestor(store, self.catalog, self.embed_model, chunker, self.access)
 
     def scope_for(self, channel: str) -> AccessScope:
         return self.access.scope_for(channel)

@@ -74,7 +74,9 @@ def watch(server: EmbeddedWeaviate, files: ServerFiles, idle_timeout: float) -> 
                 return f"unused for {idle:.1f} s"
         # The heartbeat: status shows when the keeper last looked, tests wait for a look.
         os.utime(files.server_lock)
-        time.sleep(interval)
+        # Waiting on the process, not sleeping: a crash lets go of server.lock at once, so
+        # serve's supervisor can start the next server without waiting out the interval.
+        server.wait_exit(interval)
 
 
 def run(args: argparse.Namespace) -> int:

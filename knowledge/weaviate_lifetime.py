@@ -4,7 +4,8 @@ A command holds a lease (a shared flock, see knowledge/weaviate_files.py) for as
 is connected, so `serve` holds one for its whole life and is never stopped under. The first
 command that finds no server starts a keeper (knowledge/weaviate_keeper.py) that outlives
 it; the keeper stops Weaviate after the idle time with no lease held. A dead or hung server
-is stopped and replaced by the next command. Imports only the standard library, so
+is stopped and replaced by the next command (and by serve's supervisor, which calls
+`start_or_reuse` again under its lease). Imports only the standard library, so
 `app.py server status|stop` stays quick.
 """
 
@@ -65,23 +66,36 @@ def shared_server(
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
 ) -> Iterator[Endpoint]:
     """The running server of `data_dir`, started if there is none, leased for the block."""
-    launcher = EmbeddedWeaviate(binary, data_dir, http_port, startup_timeout)
-    launcher.prepare()
-    files = launcher.files
+    files = ServerFiles.of(data_dir)
+    EmbeddedWeaviate(binary, data_dir, http_port, startup_timeout).prepare()
     # Lease first: once held, no keeper can decide it is idle while we look for it.
     with flocked(files.lease, fcntl.LOCK_SH):
         files.mark_used()
         try:
-            with flocked(files.start_lock, fcntl.LOCK_EX):
-                endpoint = find_running(files, starting_for=startup_timeout)
-                if endpoint is None:
-                    terminate(files)  # what is left of a crashed or hung server
-                    endpoint = _start_keeper(files, binary, http_port, startup_timeout, idle_timeout)
-                else:
-                    logger.info("reusing Weaviate (pid %s) on port %s", endpoint.pid, endpoint.http_port)
-            yield endpoint
+            yield start_or_reuse(binary, data_dir, http_port, startup_timeout, idle_timeout)
         finally:
             files.mark_used()
+
+
+def start_or_reuse(
+    binary: Path,
+    data_dir: Path,
+    http_port: int | None = None,
+    startup_timeout: float = 90.0,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+) -> Endpoint:
+    """The ready server of `data_dir`: the running one, or a new keeper's after clearing what is
+    left of a crashed or hung one. The caller holds a lease (`shared_server`); serve's
+    supervisor calls it again, under the lease it holds, when its server has died."""
+    files = ServerFiles.of(data_dir)
+    EmbeddedWeaviate(binary, data_dir, http_port, startup_timeout).prepare()
+    with flocked(files.start_lock, fcntl.LOCK_EX):
+        endpoint = find_running(files, starting_for=startup_timeout)
+        if endpoint is None:
+            terminate(files)
+            return _start_keeper(files, binary, http_port, startup_timeout, idle_timeout)
+        logger.info("reusing Weaviate (pid %s) on port %s", endpoint.pid, endpoint.http_port)
+        return endpoint
 
 
 def _start_keeper(

@@ -196,11 +196,13 @@ class EmbeddedWeaviate:
         data_dir: Path,
         http_port: int | None = None,
         startup_timeout: float = 90.0,
+        grpc_port: int | None = None,
     ) -> None:
         self.binary = binary
         self.files = ServerFiles.of(data_dir)
         self.root = self.files.root
         self.http_port = http_port
+        self.grpc_port = grpc_port  # fixed: a server restarted where its clients expect it
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._server_lock: int | None = None
@@ -249,6 +251,15 @@ class EmbeddedWeaviate:
     def exit_code(self) -> int | None:
         """The server's exit code if it has exited (None while it runs or before start)."""
         return self._process.poll() if self._process is not None else None
+
+    def wait_exit(self, timeout: float) -> int | None:
+        """Like `exit_code`, but waits up to `timeout` seconds for the exit: a watcher sees it at once."""
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
 
     def prepare(self) -> None:
         if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
@@ -301,9 +312,11 @@ class EmbeddedWeaviate:
         # The cluster ports may be last run's (raft remembers them): the others must not collide
         # with them, or the server binds its gRPC port twice and exits just after it is ready.
         cluster = self._cluster_ports()
-        taken = frozenset(cluster.values()) | ({self.http_port} if self.http_port else set())
+        fixed = {p for p in (self.http_port, self.grpc_port) if p}
+        taken = frozenset(cluster.values()) | fixed
         http_port, grpc_port = free_ports(2, taken)
         http_port = self.http_port or http_port
+        grpc_port = self.grpc_port or grpc_port
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PERSISTENCE_DATA_PATH": str(self.root / "data"),
