@@ -19,7 +19,6 @@ import ctypes
 import logging
 import os
 import pickle
-import resource
 import signal
 import sys
 import time
@@ -268,11 +267,21 @@ def _child_main() -> int:
     except Exception as err:  # reported to the poster as the job's failure
         logger.exception("ingest job failed")
         outcome = JobOutcome(error=f"{type(err).__name__}: {err}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    outcome = JobOutcome(outcome.results, outcome.error, peak, time.monotonic() - started)
+    outcome = JobOutcome(outcome.results, outcome.error, _peak_mb(), time.monotonic() - started)
     with out:
         pickle.dump(outcome, out)
     return 0
+
+
+def _peak_mb() -> int:
+    """This process's peak resident memory. Not ru_maxrss: Linux carries that over from
+    serve through fork and exec, so it would report serve's size."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1]) // 1024
 
 
 def _stop_with_parent(parent: int) -> None:
