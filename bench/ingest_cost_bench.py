@@ -85,6 +85,10 @@ def memory_mb(pid: int) -> dict[str, float]:
     return figures
 
 
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1 else values[0]
+
+
 def health_ms(url: str) -> float:
     start = time.perf_counter()
     with urllib.request.urlopen(url + "/health", timeout=30) as response:
@@ -134,6 +138,7 @@ def run_post(
         "peak_mb": round(after["VmHWM"], 1),
         "health_n": len(latencies),
         "health_p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "health_p99_ms": round(p99(latencies), 2) if latencies else None,
         "health_max_ms": round(max(latencies), 2) if latencies else None,
     }
 
@@ -202,7 +207,7 @@ def measure(
             if serve.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"serve did not come up:\n{log.read_text()}") from None
             time.sleep(0.3)
-    idle = [health_ms(url) for _ in range(200)]
+    idle = [health_ms(url) for _ in range(2000)]
     print(
         f"/health on the idle server: p50 {statistics.median(idle):.2f} ms, max {max(idle):.2f} ms",
         flush=True,
@@ -233,16 +238,20 @@ def measure(
     figures["children"] = [{"seconds": float(s), "peak_mb": int(mb)} for s, mb in children]
     figures["idle_health_p50_ms"] = round(statistics.median(idle), 2)
     figures["idle_health_max_ms"] = round(max(idle), 2)
+    figures["idle_health_p99_ms"] = round(p99(idle), 2)
     return figures
 
 
 def report(figures: dict[str, Any]) -> None:
     idle = figures["idle_health_p50_ms"]
     print()
-    print(f"/health on the idle server: p50 {idle:.2f} ms, max {figures['idle_health_max_ms']:.2f} ms")
+    print(
+        f"/health on the idle server: p50 {idle:.2f} ms, p99 {figures['idle_health_p99_ms']:.2f} ms, "
+        f"max {figures['idle_health_max_ms']:.2f} ms"
+    )
     print(
         f"{'post':<24}{'s':>7}{'RSS before':>12}{'after':>8}{'rise':>8}{'peak rise':>11}"
-        f"{'health n':>10}{'p50 ms':>8}{'max ms':>8}{'max/idle p50':>14}"
+        f"{'health n':>10}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'max/idle p50':>14}"
     )
     rises = []
     for name in [
@@ -254,7 +263,7 @@ def report(figures: dict[str, Any]) -> None:
         print(
             f"{name:<24}{row['seconds']:>7.1f}{row['rss_before_mb']:>12.1f}{row['rss_after_mb']:>8.1f}"
             f"{row['rss_rise_mb']:>8.1f}{row['peak_rise_mb']:>11.1f}{row['health_n']:>10}"
-            f"{row['health_p50_ms'] or 0:>8.2f}{worst:>8.2f}{worst / idle:>14.1f}"
+            f"{row['health_p50_ms'] or 0:>8.2f}{row['health_p99_ms'] or 0:>8.2f}{worst:>8.2f}{worst / idle:>14.1f}"
         )
         print(f"{'':<24}reply: {row['reply']}")
     for n, child in enumerate(figures["children"]):
@@ -263,9 +272,10 @@ def report(figures: dict[str, Any]) -> None:
     print(
         f"serve's memory rise, worst post: {max(rises):.1f} MB (<= {MEMORY_TARGET_MB:g}) {verdict(max(rises) <= MEMORY_TARGET_MB)}"
     )
-    print(
-        f"/health during the bomb, max: {bomb_max:.2f} ms (< {HEALTH_TARGET_MS:g}) {verdict(bomb_max < HEALTH_TARGET_MS)}"
-    )
+    bomb_p99 = figures["docx bomb"]["health_p99_ms"] or 0.0
+    for label, value in (("p99", bomb_p99), ("max", bomb_max)):
+        shown = f"{value:.2f} ms (< {HEALTH_TARGET_MS:g})"
+        print(f"/health during the bomb, {label}: {shown} {verdict(value < HEALTH_TARGET_MS)}")
     write_results("ingest_cost", {"bench": "ingest_cost", **figures})
 
 
