@@ -80,6 +80,7 @@ bench: setup postgres
 	$(PY) -m bench.answer_quality
 	$(PY) -m bench.mtrag_retrieval
 	$(PY) -m bench.slack_bench
+	$(PY) -m bench.ingest_cost_bench
 	$(PY) -m bench.export_bench
 	$(PY) -m bench.replicas_bench
 	$(PY) -m bench.outage_bench

@@ -27,6 +27,7 @@ from bot.core import SupportBot
 from bot.desk import KnowledgeAdmin, KnowledgeDesk
 from bot.handoff import HandoffDesk
 from bot.settings import ConfigError, Settings
+from knowledge.ingest_process import ProcessIngest
 from knowledge.weaviate_supervisor import Reconnectable, start_supervisor
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ def serve(bot: SupportBot, kb: ServedKnowledge, settings: Settings, host: str, p
     """Run until SIGTERM or Ctrl-C; answers under way are finished first. The exit code."""
     check_serve_settings(settings)
     assert bot.conversations is not None
-    desk = KnowledgeDesk(kb, settings.file.ingest, settings.knowledge.loader)
+    jobs = ProcessIngest(
+        settings.knowledge, settings.file.access, settings.data_dir, settings.file.ingest.job_timeout
+    )
+    desk = KnowledgeDesk(kb, settings.file.ingest, settings.knowledge.loader, jobs)
     workers = Workers(settings.file.serve.workers(generative=settings.anthropic_api_key is not None))
     handoff = HandoffDesk(bot.log.engine, settings.file.access, settings.file.handoff)
     slack: AsyncApp | None = None

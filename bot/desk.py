@@ -3,10 +3,15 @@
 Chat adapters hand over a post (its text, the files they downloaded, who posted it) and
 get a typed reply to show; the rules live here, once for Slack and Teams alike. Only
 authorised posters change the knowledge base; audiences must name known groups.
+
+The reading, chunking and embedding of a post is a job for `IngestJobs`: in `serve`, a
+process of its own per post (knowledge.ingest_process), so a heavy post cannot hold up
+acknowledgements, answers or /health; `ingest` awaits it without holding a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import tempfile
@@ -18,15 +23,8 @@ from typing import Protocol
 from bot import metrics
 from bot.settings import IngestPolicy
 from knowledge.access import AccessPolicy
-from knowledge.input_limits import check_text
-from knowledge.loaders import (
-    DocumentDefaults,
-    DocumentError,
-    LoaderSettings,
-    build_document,
-    load_file,
-    parse_effective_date,
-)
+from knowledge.ingest_process import IngestJob, IngestJobError, InProcessIngest, PostedPath, PostedText
+from knowledge.loaders import DocumentDefaults, DocumentError, LoaderSettings, parse_effective_date
 from knowledge.types import DocumentInfo, IngestResult, IngestStatus, SourceDocument
 
 logger = logging.getLogger(__name__)
@@ -41,6 +39,12 @@ class KnowledgeAdmin(Protocol):
     def list_documents(self) -> list[DocumentInfo]: ...
 
     def forget(self, doc_id: str) -> int: ...
+
+
+class IngestJobs(Protocol):
+    """Reads, chunks, embeds and writes one post's documents; raises `IngestJobError`."""
+
+    async def run(self, job: IngestJob) -> list[IngestResult]: ...
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,19 @@ def parse_command(text: str) -> Command | None:
 
 
 class KnowledgeDesk:
-    def __init__(self, kb: KnowledgeAdmin, policy: IngestPolicy, loader: LoaderSettings) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeAdmin,
+        policy: IngestPolicy,
+        loader: LoaderSettings,
+        jobs: IngestJobs | None = None,
+    ) -> None:
+        """`jobs`: where posts are ingested; by default in this process, through `kb` (serve
+        passes a `ProcessIngest`)."""
         self.kb = kb
         self.policy = policy
         self.loader = loader
+        self.jobs: IngestJobs = jobs or InProcessIngest(kb, loader)
 
     def is_ingest_channel(self, channel: str) -> bool:
         return channel in self.policy.channels
@@ -108,7 +121,7 @@ class KnowledgeDesk:
             False, "Sorry, only the people listed as knowledge-base posters can add or remove documents."
         )
 
-    def ingest(self, post: Post) -> DeskReply:
+    async def ingest(self, post: Post) -> DeskReply:
         if not self.may_change(post.user):
             logger.warning("ingest refused: %s is not a poster (channel %s)", post.user, post.channel)
             return self.refusal()
@@ -122,8 +135,13 @@ class KnowledgeDesk:
             return DeskReply(
                 False, f"Nothing was indexed: unknown audience {', '.join(unknown)}. Known groups: {known}."
             )
-        docs, failed = self._documents(post, header)
-        results = failed + (self.kb.ingest_documents(docs) if docs else [])
+        with tempfile.TemporaryDirectory(prefix="supportbot-post-") as tmp:
+            job = await asyncio.to_thread(self._job, post, header, Path(tmp))
+            try:
+                results = await self.jobs.run(job) if job.items else []
+            except IngestJobError as error:
+                logger.error("ingesting a post of %s in %s failed: %s", post.user, post.channel, error)
+                return DeskReply(False, f"Could not index this post: {error}.")
         metrics.ingested([r.status.value for r in results])
         if not results:
             return DeskReply(
@@ -194,33 +212,22 @@ class KnowledgeDesk:
         )
         return _Header(defaults, "\n".join(block + rest).strip())
 
-    def _documents(self, post: Post, header: _Header) -> tuple[list[SourceDocument], list[IngestResult]]:
-        docs: list[SourceDocument] = []
-        failed: list[IngestResult] = []
+    def _job(self, post: Post, header: _Header, tmp: Path) -> IngestJob:
+        """The post's text (when it has no files) and its files, saved under `tmp`."""
+        items: list[PostedText | PostedPath] = []
         if header.body and not post.files:
-            source = post.source or f"post in {post.channel}"
-            try:
-                check_text(source, header.body, self.loader)
-                docs.append(build_document(source, header.body, header.defaults, "Untitled post"))
-            except DocumentError as error:
-                failed.append(IngestResult(source, IngestStatus.FAILED, error=error.reason))
-        with tempfile.TemporaryDirectory(prefix="supportbot-post-") as tmp:
-            for posted in post.files:
-                try:
-                    docs.append(self._load(Path(tmp), posted, header.defaults, many=len(post.files) > 1))
-                except DocumentError as error:
-                    failed.append(IngestResult(posted.name, IngestStatus.FAILED, error=error.reason))
-        return docs, failed
-
-    def _load(self, tmp: Path, posted: PostedFile, defaults: DocumentDefaults, many: bool) -> SourceDocument:
-        name = Path(posted.name).name or "file"
-        path = tmp / name
-        path.write_bytes(posted.content)
-        if many:  # a title or id in the post cannot name several files
+            items.append(PostedText(post.source or f"post in {post.channel}", header.body, header.defaults))
+        defaults = header.defaults
+        if len(post.files) > 1:  # a title or id in the post cannot name several files
             defaults = DocumentDefaults(defaults.audience, "", defaults.version, defaults.effective_date, "")
-        doc = load_file(path, defaults, self.loader)
-        doc.source = posted.source or name
-        return doc
+        for n, posted in enumerate(post.files):
+            name = Path(posted.name).name or "file"
+            folder = tmp / str(n)  # two files of one post may share a name
+            folder.mkdir()
+            path = folder / name
+            path.write_bytes(posted.content)
+            items.append(PostedPath(path, posted.source or name, defaults))
+        return IngestJob(tuple(items))
 
 
 def describe(results: Sequence[IngestResult]) -> str:

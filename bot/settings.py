@@ -37,6 +37,14 @@ class IngestPolicy(BaseModel):
     default_audience: list[str] = Field(
         default_factory=list, description="Groups for documents that name no audience."
     )
+    job_timeout: float = Field(
+        1800.0,
+        gt=0,
+        description=(
+            "Seconds a post's ingest (its own process under serve) may take before it is stopped "
+            "and the poster told; a post at every loader limit takes minutes on 2 cores."
+        ),
+    )
 
 
 class SlackSettings(BaseModel):

@@ -184,3 +184,24 @@ def test_page_and_text_limits_name_themselves(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match=r"over the limit of 1,000 \(loader.max_text_chars\)"):
         load_file(text, DocumentDefaults(), LoaderSettings(max_text_chars=1000))
     assert load_file(text, DocumentDefaults(), LoaderSettings()).text.startswith("Leave policy")
+
+
+def test_docx_and_html_are_refused_by_their_element_count(tmp_path: Path) -> None:
+    import zipfile
+
+    bomb = tmp_path / "paragraphs.docx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:p/>" * 300)  # 1,800 bytes: under any size limit
+    with pytest.raises(
+        DocumentError, match=r"holds 301 elements, over the limit of 100 \(loader.max_elements\)"
+    ):
+        load_file(bomb, DocumentDefaults(), LoaderSettings(max_elements=100))
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>" + "<p>Staff may take leave.</p>" * 99 + "</body></html>")
+    with pytest.raises(DocumentError, match=r"holds 101 elements, over the limit of 100"):
+        load_file(page, DocumentDefaults(), LoaderSettings(max_elements=100))
+    page.write_text("<html><body>" + "<p>Staff may take leave.</p>" * 98 + "</body></html>")
+    assert load_file(page, DEFAULTS, LoaderSettings(max_elements=100)).text.startswith(
+        "Staff may take leave."
+    )

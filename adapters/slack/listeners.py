@@ -194,7 +194,7 @@ class SlackFrontEnd:
             else:
                 text = plain_text(event.get("text", ""))
                 post = Post(channel, user, text, tuple(files), source=event.get("permalink", ""))
-                reply = (await self.workers.run(self.desk.ingest, post)).with_problems(problems)
+                reply = (await self.desk.ingest(post)).with_problems(problems)
             await self._reply(client, channel, ts, reply)
         except Exception:
             logger.exception("ingesting a post in %s failed", channel)

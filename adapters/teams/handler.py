@@ -282,7 +282,7 @@ class TeamsFrontEnd(ActivityHandler):
                 reply = DeskReply(False, "\n".join(problems))
             else:
                 post = Post(place.scope, user, text, tuple(files))
-                reply = (await self.workers.run(self.desk.ingest, post)).with_problems(problems)
+                reply = (await self.desk.ingest(post)).with_problems(problems)
             await self._send(context, reply_activity(reply))
 
         return work
