@@ -1,0 +1,189 @@
+"""The chaos test of issue 19, item 7: `serve` with its embedded Weaviate takes a steady,
+bounded stream of signed Slack mentions, and a reaction on each reply, while the Weaviate
+server is killed once and the database is unavailable for a while (SQLite locked by
+another writer, or the PostgreSQL cluster stopped). Afterwards every mention has exactly
+one reply (answer or apology), every vote is in the database, and /health is 200 again.
+
+The helpers are the two outage modules': signed traffic and database counts from the
+database one, the /health probe and the kill from the Weaviate one."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.store.database import create_db_engine, read_only
+from bot.store.models import AnswerMessage
+from knowledge.weaviate_files import ServerFiles, flocked
+from tests.cli_runner import cli
+from tests.fakes.postgres_server import PostgresServer
+from tests.slack.harness import wait_until
+from tests.test_serve_database_outage import (
+    Traffic,
+    counts,
+    postgres_stopped,
+    slack_serve,
+    sqlite_locked,
+)
+from tests.test_serve_weaviate_outage import ANSWER, APOLOGY, wait_health
+
+pytestmark = pytest.mark.weaviate
+
+BATCH = 3  # mentions in flight at once
+Outage = Callable[[], AbstractContextManager[None]]
+MENTIONS = 30  # ten batches: two calm, one with Weaviate dead, two with the database down, the rest after
+
+
+class Stream:
+    """Batches of mentions into `serve`; each reply, once its message link is kept (in the
+    database or the journal), gets a +1 reaction, as a person would leave one."""
+
+    def __init__(self, traffic: Traffic, engine: Engine, data_dir: Path) -> None:
+        self.traffic, self.engine = traffic, engine
+        self.journal = data_dir / "journal" / "journal.jsonl"
+        self.replies: dict[str, str] = {}  # mention ts -> reply ts
+
+    def batch(self) -> list[str]:
+        """Send one batch; the texts of its replies once each is posted and voted on."""
+        first = len(self.traffic.threads) + 1
+        threads = [self.traffic.mention(n) for n in range(first, first + BATCH)]
+        texts = []
+        for n, thread in enumerate(threads, first):
+            reply = self.traffic.answer_of(thread)
+            self.replies[thread] = reply
+            wait_until(lambda reply=reply: self.linked(reply), timeout=120)  # type: ignore[misc]
+            self.traffic.react(reply, "U6", n)
+            texts.append(self.text_of(thread))
+        return texts
+
+    def linked(self, reply: str) -> bool:
+        if self.journal.exists() and f'"message_id": "{reply}"' in self.journal.read_text():
+            return True
+        try:
+            with Session(read_only(self.engine)) as session:  # on SQLite: no write lock to wait for
+                query = select(func.count()).where(AnswerMessage.message_id == reply)
+                return bool(session.scalar(query))
+        except SQLAlchemyError:  # PostgreSQL is stopped: the link can only be in the journal
+            return False
+
+    def posts(self, thread: str) -> list[str]:
+        fake = self.traffic.fake
+        return [
+            json.dumps(c.params)
+            for c in fake.calls_to("chat.postMessage")
+            if c.params.get("thread_ts") == thread
+        ]
+
+    def text_of(self, thread: str) -> str:
+        [post] = self.posts(thread)
+        return post
+
+    def outcomes(self) -> tuple[int, int]:
+        """Answers and apologies; fails unless every mention has exactly one of them."""
+        answers = apologies = 0
+        for thread in self.traffic.threads:
+            posts = self.posts(thread)
+            assert len(posts) == 1, f"thread {thread}: {posts}"
+            answered, apologised = ANSWER in posts[0], APOLOGY in posts[0]
+            assert answered != apologised, posts[0]
+            answers, apologies = answers + answered, apologies + apologised
+        return answers, apologies
+
+
+def run_chaos(environ: dict[str, str], engine: Engine, outage: Outage) -> None:
+    data_dir = Path(environ["SUPPORTBOT_DATA_DIR"])
+    files = ServerFiles.of(data_dir)
+    with slack_serve(environ) as (process, traffic, _):
+        stream = Stream(traffic, engine, data_dir)
+        for _ in range(2):
+            assert all(ANSWER in text for text in stream.batch())
+        killed = files.read_state()
+        assert killed is not None
+        # The held start lock keeps the supervisor from starting the next server until a
+        # batch has been apologised for: the outage lasts until events pile up, not a sleep.
+        with flocked(files.start_lock, fcntl.LOCK_EX):
+            os.kill(killed.pid, signal.SIGKILL)
+            assert "weaviate" in wait_health(traffic.url, 503)["failing"]  # type: ignore[operator]
+            assert all(APOLOGY in text for text in stream.batch())
+        # The reactions just sent are still being handled: in the database before it goes,
+        # so that each "kept" notice below answers a vote of the outage.
+        wait_until(lambda: counts(engine)[2] == len(traffic.threads))
+        journalled = traffic.metric("supportbot_journalled_records_total")
+        with outage():
+            for _ in range(2):
+                stream.batch()
+            # Every vote of the outage was answered with "kept", and its writes are journalled.
+            try:
+                wait_until(lambda: traffic.kept_notices() == 2 * BATCH, timeout=120)
+            except AssertionError:
+                notices = [c.params.get("text") for c in traffic.fake.calls_to("chat.postEphemeral")]
+                process.kill()
+                raise AssertionError(f"{notices}\n{process.communicate()[0][-15000:]}") from None
+            assert traffic.metric("supportbot_journalled_records_total") > journalled
+        while len(traffic.threads) < MENTIONS:
+            stream.batch()
+        try:
+            assert wait_health(traffic.url, 200)["status"] == "ok"
+            wait_until(lambda: counts(engine)[0] == MENTIONS and counts(engine)[2] == MENTIONS, timeout=180)
+            journalled = traffic.metric("supportbot_journalled_records_total")
+            wait_until(lambda: traffic.metric("supportbot_replayed_records_total") == journalled, timeout=120)
+        except AssertionError:
+            process.kill()
+            raise AssertionError(f"{counts(engine)}\n{process.communicate()[0][-6000:]}") from None
+        answers, apologies = stream.outcomes()
+        replayed = traffic.metric("supportbot_replayed_records_total")
+        interactions, links, votes, claims = counts(engine)
+        assert (interactions, links, votes, claims) == (MENTIONS, MENTIONS, MENTIONS, 2 * MENTIONS)
+        assert apologies >= BATCH and journalled > 0
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    print(
+        f"chaos ({engine.dialect.name}): {MENTIONS} mentions, {answers} answers, {apologies} apologies, "
+        f"{votes} votes recorded; {journalled:.0f} records journalled, {replayed:.0f} replayed"
+    )
+
+
+def ingest(environ: dict[str, str]) -> None:
+    ingested = cli(["ingest", "samples/policies"], environ)
+    assert ingested.returncode == 0, ingested.stdout + ingested.stderr
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def chaos_database(
+    request: pytest.FixtureRequest, env: dict[str, str]
+) -> Iterator[tuple[dict[str, str], Engine, Outage]]:
+    """`env` with serve's own supervised Weaviate (samples ingested), the bot's database,
+    and how to make that database unavailable."""
+    embedded = {**env, "WEAVIATE_URL": "", "WEAVIATE_GRPC_URL": ""}
+    if request.param == "sqlite":
+        database = Path(env["SUPPORTBOT_DATA_DIR"]) / "supportbot.db"
+        ingest(embedded)
+        engine = create_db_engine(f"sqlite:///{database}")
+        yield embedded, engine, lambda: sqlite_locked(database)
+        engine.dispose()
+        return
+    # A cluster of the test's own: stopping the session's server would break other tests.
+    with PostgresServer() as server:
+        url = server.create_database("chaos")
+        environ = {**embedded, "DATABASE_URL": url}
+        ingest(environ)
+        engine = create_db_engine(url)
+        yield environ, engine, lambda: postgres_stopped(server)
+        engine.dispose()
+
+
+def test_chaos_loses_no_mention_and_no_vote(
+    chaos_database: tuple[dict[str, str], Engine, Outage],
+) -> None:
+    run_chaos(*chaos_database)
