@@ -13,6 +13,8 @@ import fcntl
 import json
 import os
 import signal
+import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -100,54 +102,81 @@ class Stream:
         return answers, apologies
 
 
-def run_chaos(environ: dict[str, str], engine: Engine, outage: Outage) -> None:
-    data_dir = Path(environ["SUPPORTBOT_DATA_DIR"])
+def storm(traffic: Traffic, engine: Engine, data_dir: Path, outage: Outage) -> tuple[int, int, float]:
+    """The stream with both outages in it; answers, apologies and journalled records."""
     files = ServerFiles.of(data_dir)
-    with slack_serve(environ) as (process, traffic, _):
-        stream = Stream(traffic, engine, data_dir)
+    stream = Stream(traffic, engine, data_dir)
+    for _ in range(2):
+        assert all(ANSWER in text for text in stream.batch())
+    killed = files.read_state()
+    assert killed is not None
+    # The held start lock keeps the supervisor from starting the next server until a
+    # batch has been apologised for: the outage lasts until events pile up, not a sleep.
+    with flocked(files.start_lock, fcntl.LOCK_EX):
+        os.kill(killed.pid, signal.SIGKILL)
+        assert "weaviate" in wait_health(traffic.url, 503)["failing"]  # type: ignore[operator]
+        assert all(APOLOGY in text for text in stream.batch())
+    # The reactions just sent are still being handled: in the database before it goes,
+    # so that each "kept" notice below answers a vote of the outage.
+    wait_until(lambda: counts(engine)[2] == len(traffic.threads))
+    journalled = traffic.metric("supportbot_journalled_records_total")
+    kept = traffic.kept_notices()
+    with outage():
         for _ in range(2):
-            assert all(ANSWER in text for text in stream.batch())
-        killed = files.read_state()
-        assert killed is not None
-        # The held start lock keeps the supervisor from starting the next server until a
-        # batch has been apologised for: the outage lasts until events pile up, not a sleep.
-        with flocked(files.start_lock, fcntl.LOCK_EX):
-            os.kill(killed.pid, signal.SIGKILL)
-            assert "weaviate" in wait_health(traffic.url, 503)["failing"]  # type: ignore[operator]
-            assert all(APOLOGY in text for text in stream.batch())
-        # The reactions just sent are still being handled: in the database before it goes,
-        # so that each "kept" notice below answers a vote of the outage.
-        wait_until(lambda: counts(engine)[2] == len(traffic.threads))
-        journalled = traffic.metric("supportbot_journalled_records_total")
-        with outage():
-            for _ in range(2):
-                stream.batch()
-            # Every vote of the outage was answered with "kept", and its writes are journalled.
-            try:
-                wait_until(lambda: traffic.kept_notices() == 2 * BATCH, timeout=120)
-            except AssertionError:
-                notices = [c.params.get("text") for c in traffic.fake.calls_to("chat.postEphemeral")]
-                process.kill()
-                raise AssertionError(f"{notices}\n{process.communicate()[0][-15000:]}") from None
-            assert traffic.metric("supportbot_journalled_records_total") > journalled
-        while len(traffic.threads) < MENTIONS:
             stream.batch()
+        # Every vote of the outage was answered with "kept", and its writes are journalled.
+        wait_until(lambda: traffic.kept_notices() == kept + 2 * BATCH, timeout=120)
+        assert traffic.metric("supportbot_journalled_records_total") > journalled
+    while len(traffic.threads) < MENTIONS:
+        stream.batch()
+    assert wait_health(traffic.url, 200)["status"] == "ok"
+    wait_until(lambda: counts(engine)[0] == MENTIONS and counts(engine)[2] == MENTIONS, timeout=180)
+    journalled = traffic.metric("supportbot_journalled_records_total")
+    wait_until(lambda: traffic.metric("supportbot_replayed_records_total") == journalled, timeout=120)
+    return *stream.outcomes(), journalled
+
+
+class Drained:
+    """serve's output read as it comes: each apology logs a traceback, and a pipe nobody
+    reads fills (64 KiB) and then blocks serve's next log line, and with it serve."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self.stream, self.lines = process.stdout, []  # type: list[str]
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for line in self.stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        self.thread.join(timeout=60)  # the process has exited: the pipe is at its end
+        return "".join(self.lines)
+
+
+def run_chaos(environ: dict[str, str], engine: Engine, outage: Outage) -> None:
+    with slack_serve(environ) as (process, traffic, fake):
+        output = Drained(process)
         try:
-            assert wait_health(traffic.url, 200)["status"] == "ok"
-            wait_until(lambda: counts(engine)[0] == MENTIONS and counts(engine)[2] == MENTIONS, timeout=180)
-            journalled = traffic.metric("supportbot_journalled_records_total")
-            wait_until(lambda: traffic.metric("supportbot_replayed_records_total") == journalled, timeout=120)
-        except AssertionError:
+            answers, apologies, journalled = storm(
+                traffic, engine, Path(environ["SUPPORTBOT_DATA_DIR"]), outage
+            )
+        except AssertionError as error:
             process.kill()
-            raise AssertionError(f"{counts(engine)}\n{process.communicate()[0][-6000:]}") from None
-        answers, apologies = stream.outcomes()
+            process.wait()
+            notices = [c.params.get("text") for c in fake.calls_to("chat.postEphemeral")]
+            log = output.text()
+            (Path(environ["SUPPORTBOT_DATA_DIR"]).parent / "serve.log").write_text(log)
+            message = f"{error}\ndatabase {counts(engine)}, {len(notices)} notices {set(notices)}"
+            raise AssertionError(f"{message}\n{log[-6000:]}") from None
         replayed = traffic.metric("supportbot_replayed_records_total")
         interactions, links, votes, claims = counts(engine)
         assert (interactions, links, votes, claims) == (MENTIONS, MENTIONS, MENTIONS, 2 * MENTIONS)
         assert apologies >= BATCH and journalled > 0
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGTERM, output
+        process.wait(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output.text()[-6000:]
     print(
         f"chaos ({engine.dialect.name}): {MENTIONS} mentions, {answers} answers, {apologies} apologies, "
         f"{votes} votes recorded; {journalled:.0f} records journalled, {replayed:.0f} replayed"
