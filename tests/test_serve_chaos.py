@@ -37,7 +37,7 @@ from tests.test_serve_database_outage import (
     slack_serve,
     sqlite_locked,
 )
-from tests.test_serve_weaviate_outage import ANSWER, APOLOGY, wait_health
+from tests.test_serve_weaviate_outage import ANSWER, APOLOGY, health, wait_health
 
 pytestmark = pytest.mark.weaviate
 
@@ -116,6 +116,8 @@ def storm(traffic: Traffic, engine: Engine, data_dir: Path, outage: Outage) -> t
         os.kill(killed.pid, signal.SIGKILL)
         assert "weaviate" in wait_health(traffic.url, 503)["failing"]  # type: ignore[operator]
         assert all(APOLOGY in text for text in stream.batch())
+    # Weaviate back first: the database outage then journals answers, not only apologies.
+    wait_until(lambda: "weaviate" not in health(traffic.url)[1].get("failing", {}), timeout=180)  # type: ignore[operator]
     # The reactions just sent are still being handled: in the database before it goes,
     # so that each "kept" notice below answers a vote of the outage.
     wait_until(lambda: counts(engine)[2] == len(traffic.threads))
@@ -127,9 +129,12 @@ def storm(traffic: Traffic, engine: Engine, data_dir: Path, outage: Outage) -> t
         # Every vote of the outage was answered with "kept", and its writes are journalled.
         wait_until(lambda: traffic.kept_notices() == kept + 2 * BATCH, timeout=120)
         assert traffic.metric("supportbot_journalled_records_total") > journalled
-    while len(traffic.threads) < MENTIONS:
+    while len(traffic.threads) < MENTIONS - BATCH:
         stream.batch()
     assert wait_health(traffic.url, 200)["status"] == "ok"
+    # Once /health says all is back, questions are answered again, not apologised for.
+    last = stream.batch()
+    assert all(ANSWER in text for text in last), last
     wait_until(lambda: counts(engine)[0] == MENTIONS and counts(engine)[2] == MENTIONS, timeout=180)
     journalled = traffic.metric("supportbot_journalled_records_total")
     wait_until(lambda: traffic.metric("supportbot_replayed_records_total") == journalled, timeout=120)
@@ -176,6 +181,7 @@ def run_chaos(environ: dict[str, str], engine: Engine, outage: Outage) -> None:
         assert apologies >= BATCH and journalled > 0
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
+    (Path(environ["SUPPORTBOT_DATA_DIR"]).parent / "serve.log").write_text(output.text())
     assert process.returncode == 128 + signal.SIGTERM, output.text()[-6000:]
     print(
         f"chaos ({engine.dialect.name}): {MENTIONS} mentions, {answers} answers, {apologies} apologies, "
