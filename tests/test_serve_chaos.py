@@ -147,7 +147,8 @@ class Drained:
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
-        self.stream, self.lines = process.stdout, []  # type: list[str]
+        self.stream = process.stdout
+        self.lines: list[str] = []
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
