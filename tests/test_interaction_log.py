@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,3 +200,22 @@ def test_concurrent_first_starts_migrate_once(tmp_path: Path) -> None:
 
 def _as_json(record: InteractionRecord) -> str:
     return json.dumps(asdict(record))
+
+
+def test_answers_storing_the_same_new_prompt_at_once_are_all_recorded(engine: Engine) -> None:
+    # On PostgreSQL each transaction sees the prompt missing and inserts it: the loser's
+    # IntegrityError is retried (the prompt is there by then), not sent to the journal.
+    log = InteractionLog(engine, RetryPolicy(attempts=5, backoff_s=0.01, give_up_s=60))
+    for round_ in range(5):
+        prompt = f"a system prompt of round {round_}: {uuid.uuid4()}"
+        start = threading.Barrier(6)
+
+        def record(prompt: str = prompt, start: threading.Barrier = start) -> bool:
+            start.wait()
+            return log.record(make_record(system_prompt=prompt))
+
+        with ThreadPoolExecutor(6) as pool:
+            assert all(pool.map(lambda _: record(), range(6)))
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(PromptText)) == 5
+        assert session.scalar(select(func.count()).select_from(Interaction)) == 30

@@ -86,7 +86,10 @@ class InteractionLog:
     def record(self, record: InteractionRecord) -> bool:
         """Write one interaction (again: a no-op); True, or RecordError when the database refuses."""
         what = f"recording interaction {record.id}"
-        in_transaction(self._sessions, what, lambda session: self._insert(session, record), self.policy)
+        # IntegrityError: a concurrent answer stored the same new system prompt first (on
+        # PostgreSQL both see it missing); the retry finds it and writes the answer.
+        work = lambda session: self._insert(session, record)  # noqa: E731
+        in_transaction(self._sessions, what, work, self.policy, also_retry=(IntegrityError,))
         return True
 
     @staticmethod
